@@ -1,0 +1,223 @@
+import { InvalidCursorError, type CommentRepository } from '../shared/comment-repository';
+import { ForbiddenError, NotFoundError, ValidationError } from '../shared/errors';
+import { ID_PATTERN, isValidId, type Comment, type Post } from '../shared/protocol';
+import { logger } from '../shared/telemetry';
+import type { BroadcastPublisher } from './broadcast-client';
+
+/** Limits carried over from the original API's request models. */
+export const MAX_COMMENT_LENGTH = 2000;
+export const MAX_TITLE_LENGTH = 200;
+export const MAX_BODY_LENGTH = 10_000;
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 100;
+
+/** Who performs a write. Where it comes from (a header today, verified token claims later) is identity.ts's concern. */
+export interface Actor {
+  userId: string;
+}
+
+export interface NewPost {
+  title: string;
+  body?: string;
+}
+
+export interface PageRequest {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface CommentListing {
+  postId: string;
+  comments: Comment[];
+  /** Comments on this page, as the original `len(comments)`. */
+  count: number;
+  nextCursor?: string;
+}
+
+/** The shape of GET /websocket/connections in the original backend, kept so its dashboards keep working. */
+export type ConnectionStatus =
+  | { status: 'healthy'; connectionCount: number; timestamp: string; endpoint: string }
+  | { status: 'error'; connectionCount: 0; error: string; timestamp: string };
+
+export type Clock = () => Date;
+/** Given the creation time in epoch ms, so that an id (a ULID) and its createdAt agree. */
+export type IdGenerator = (now: number) => string;
+
+export interface CommentServiceDependencies {
+  comments: CommentRepository;
+  broadcaster: BroadcastPublisher;
+  clock: Clock;
+  newId: IdGenerator;
+  /** The wss:// URL clients connect to, reported by the status endpoint; may be ''. */
+  websocketEndpoint: string;
+}
+
+// Tab, line feed and carriage return are legitimate in multi-line text; every other C0/C1 control
+// character is either invisible or a terminal escape, and has no business in stored user content.
+const FORBIDDEN_CONTROL = /(?![\t\n\r])\p{Cc}/u;
+
+// The original validated with Python's len(), which counts code points, not UTF-16 units: an emoji is 1.
+function codePointLength(text: string): number {
+  return [...text].length;
+}
+
+/** Trims, then enforces 1..max code points and no control characters. Returns the trimmed text. */
+function requireText(field: string, value: string, max: number): string {
+  const text = value.trim();
+  if (text.length === 0) throw new ValidationError(`${field} must not be empty`);
+  if (codePointLength(text) > max) throw new ValidationError(`${field} must be at most ${max} characters`);
+  if (FORBIDDEN_CONTROL.test(text)) throw new ValidationError(`${field} must not contain control characters`);
+  return text;
+}
+
+// Malformed ids are answered with 400 rather than 404: the request is wrong whatever the table holds,
+// and it never reaches DynamoDB.
+function requireId(field: string, value: string): string {
+  if (!isValidId(value)) throw new ValidationError(`${field} must match ${ID_PATTERN.source}`);
+  return value;
+}
+
+function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`);
+  }
+  return limit;
+}
+
+/**
+ * Posts and comments, and the real-time notification of every change to comments. Storage and the
+ * broadcast transport are ports, so this class is the same whether it runs in Lambda or in a test.
+ */
+export class CommentService {
+  private readonly comments: CommentRepository;
+  private readonly broadcaster: BroadcastPublisher;
+  private readonly clock: Clock;
+  private readonly newId: IdGenerator;
+  private readonly websocketEndpoint: string;
+
+  constructor(deps: CommentServiceDependencies) {
+    this.comments = deps.comments;
+    this.broadcaster = deps.broadcaster;
+    this.clock = deps.clock;
+    this.newId = deps.newId;
+    this.websocketEndpoint = deps.websocketEndpoint;
+  }
+
+  async createPost(actor: Actor, input: NewPost): Promise<Post> {
+    const title = requireText('title', input.title, MAX_TITLE_LENGTH);
+    const body = (input.body ?? '').trim();
+    if (codePointLength(body) > MAX_BODY_LENGTH) {
+      throw new ValidationError(`body must be at most ${MAX_BODY_LENGTH} characters`);
+    }
+    if (FORBIDDEN_CONTROL.test(body)) throw new ValidationError('body must not contain control characters');
+    const now = this.clock();
+    const post: Post = {
+      id: this.newId(now.getTime()),
+      title,
+      body,
+      userId: actor.userId,
+      createdAt: now.toISOString(),
+    };
+    await this.comments.createPost(post);
+    return post;
+  }
+
+  async getPost(postId: string): Promise<Post> {
+    const post = await this.comments.getPost(requireId('postId', postId));
+    if (!post) throw new NotFoundError('Post not found');
+    return post;
+  }
+
+  async createComment(actor: Actor, postId: string, content: string): Promise<Comment> {
+    requireId('postId', postId);
+    const text = requireText('content', content, MAX_COMMENT_LENGTH);
+    const now = this.clock();
+    const comment: Comment = {
+      id: this.newId(now.getTime()),
+      postId,
+      userId: actor.userId,
+      content: text,
+      createdAt: now.toISOString(),
+    };
+    if (!(await this.comments.createComment(comment))) throw new NotFoundError('Post not found');
+    await this.broadcaster.publish({ type: 'comment.created', data: { postId, comment } });
+    return comment;
+  }
+
+  async listComments(postId: string, page: PageRequest = {}): Promise<CommentListing> {
+    requireId('postId', postId);
+    const limit = pageLimit(page.limit);
+    // Both reads go out together; the outcomes are then judged in a fixed order so that a bad cursor
+    // is always a 400 and a missing post a 404, whichever answer arrives first.
+    const [post, listing] = await Promise.allSettled([
+      this.comments.getPost(postId),
+      this.comments.listComments(postId, { limit, cursor: page.cursor }),
+    ]);
+    if (listing.status === 'rejected' && listing.reason instanceof InvalidCursorError) {
+      throw new ValidationError(listing.reason.message);
+    }
+    if (post.status === 'rejected') throw post.reason;
+    if (!post.value) throw new NotFoundError('Post not found');
+    if (listing.status === 'rejected') throw listing.reason;
+    const { comments, nextCursor } = listing.value;
+    return nextCursor === undefined
+      ? { postId, comments, count: comments.length }
+      : { postId, comments, count: comments.length, nextCursor };
+  }
+
+  async updateComment(actor: Actor, postId: string, commentId: string, content: string): Promise<Comment> {
+    requireId('postId', postId);
+    requireId('commentId', commentId);
+    const text = requireText('content', content, MAX_COMMENT_LENGTH);
+    await this.requireOwnComment(actor, postId, commentId);
+    const updated = await this.comments.updateComment(postId, commentId, text, this.clock().toISOString());
+    // Deleted between the ownership check and the update.
+    if (!updated) throw new NotFoundError('Comment not found');
+    await this.broadcaster.publish({
+      type: 'comment.updated',
+      data: { postId, commentId, action: 'updated' },
+    });
+    return updated;
+  }
+
+  async deleteComment(actor: Actor, postId: string, commentId: string): Promise<void> {
+    requireId('postId', postId);
+    requireId('commentId', commentId);
+    await this.requireOwnComment(actor, postId, commentId);
+    if (!(await this.comments.deleteComment(postId, commentId))) throw new NotFoundError('Comment not found');
+    await this.broadcaster.publish({
+      type: 'comment.updated',
+      data: { postId, commentId, action: 'deleted' },
+    });
+  }
+
+  async connectionStatus(): Promise<ConnectionStatus> {
+    try {
+      const connectionCount = await this.broadcaster.connectionCount();
+      return {
+        status: 'healthy',
+        connectionCount,
+        timestamp: this.clock().toISOString(),
+        endpoint: this.websocketEndpoint,
+      };
+    } catch (error) {
+      // A monitoring endpoint reports the failure in its body instead of failing itself, as the
+      // original did; the message is ours (see HttpBroadcastClient), so it leaks nothing internal.
+      const message = error instanceof Error ? error.message : String(error);
+      logger.warn('Connection count unavailable', { error: message });
+      return { status: 'error', connectionCount: 0, error: message, timestamp: this.clock().toISOString() };
+    }
+  }
+
+  /**
+   * Only the author may change a comment. A comment's author never changes and its id is never reused,
+   * so checking before writing leaves no window for the check to go stale; the conditional write still
+   * guards against the comment disappearing in between.
+   */
+  private async requireOwnComment(actor: Actor, postId: string, commentId: string): Promise<void> {
+    const existing = await this.comments.getComment(postId, commentId);
+    if (!existing) throw new NotFoundError('Comment not found');
+    if (existing.userId !== actor.userId) throw new ForbiddenError('Only the author may change this comment');
+  }
+}

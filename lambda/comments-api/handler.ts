@@ -1,0 +1,31 @@
+import { createDocumentClient } from '../shared/aws-clients';
+import { DynamoCommentRepository } from '../shared/comment-repository';
+import { intEnv, optionalEnv, requireEnv } from '../shared/env';
+import { EnvNames } from '../shared/env-names';
+import { newId } from '../shared/ids';
+import { instrumented } from '../shared/telemetry';
+import { HttpBroadcastClient } from './broadcast-client';
+import { CommentService } from './comment-service';
+import { createHandler } from './routes';
+
+export { createHandler };
+
+/** Writes wait for the broadcast at most this long; the function's own timeout must leave room for it. */
+export const DEFAULT_BROADCAST_TIMEOUT_MS = 3000;
+
+// Configuration is read before any client is built, so a misconfigured function fails its cold start
+// with the missing variable's name instead of failing requests later.
+const tableName = requireEnv(EnvNames.commentsTable);
+const broadcastUrl = requireEnv(EnvNames.broadcastUrl);
+const broadcastTimeoutMs = intEnv(EnvNames.broadcastTimeoutMs, DEFAULT_BROADCAST_TIMEOUT_MS);
+const websocketUrl = optionalEnv(EnvNames.websocketUrl, '');
+
+const service = new CommentService({
+  comments: new DynamoCommentRepository(createDocumentClient(), tableName),
+  broadcaster: new HttpBroadcastClient({ baseUrl: broadcastUrl, timeoutMs: broadcastTimeoutMs }),
+  clock: () => new Date(),
+  newId,
+  websocketEndpoint: websocketUrl,
+});
+
+export const handler = instrumented(createHandler(service));

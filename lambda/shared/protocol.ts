@@ -1,0 +1,221 @@
+/**
+ * The wire protocol between clients, the WebSocket handlers, the broadcast API and the comments API.
+ * This module is the single definition of it: handlers, the local stack, the client SDK and the tests all
+ * import these types and parsers rather than restating them. See docs/protocol.md.
+ */
+
+/** Ids of posts and comments: what we generate (ULIDs) and what clients may send. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Client messages are tiny (`{"action":"subscribe","postId":"…"}`); anything far bigger is a bug or abuse.
+ * API Gateway itself accepts frames up to 32 KB, so the limit has to be enforced here.
+ */
+export const MAX_CLIENT_MESSAGE_BYTES = 4 * 1024;
+
+export interface Comment {
+  id: string;
+  postId: string;
+  userId: string;
+  content: string;
+  createdAt: string;
+  updatedAt?: string;
+}
+
+export interface Post {
+  id: string;
+  title: string;
+  body: string;
+  userId: string;
+  createdAt: string;
+}
+
+export type CommentAction = 'updated' | 'deleted';
+
+/** Events the server pushes to clients; every message on the wire is a `{type, data}` envelope. */
+export interface CommentCreatedEvent {
+  type: 'comment.created';
+  data: { postId: string; comment: Comment };
+}
+export interface CommentUpdatedEvent {
+  type: 'comment.updated';
+  data: { postId: string; commentId: string; action: CommentAction };
+}
+export interface CommentsListEvent {
+  type: 'comments.list';
+  data: { postId: string; comments: Comment[]; count: number };
+}
+export interface SubscribedEvent {
+  type: 'subscribed';
+  data: { postId: string };
+}
+export interface UnsubscribedEvent {
+  type: 'unsubscribed';
+  data: { postId: string };
+}
+export interface PongEvent {
+  type: 'pong';
+}
+export interface ErrorEvent {
+  type: 'error';
+  data: { code: ErrorCode; message: string };
+}
+
+/** Events that describe a change to a post's comments: what the comments API broadcasts. */
+export type CommentChangeEvent = CommentCreatedEvent | CommentUpdatedEvent | CommentsListEvent;
+
+export type ServerEvent = CommentChangeEvent | SubscribedEvent | UnsubscribedEvent | PongEvent | ErrorEvent;
+
+export type ClientMessage =
+  { action: 'subscribe'; postId: string } | { action: 'unsubscribe'; postId: string } | { action: 'ping' };
+
+export type ClientAction = ClientMessage['action'];
+
+/** The action routes the WebSocket API declares; everything else falls through to `$default`. */
+export const CLIENT_ACTIONS: readonly ClientAction[] = ['subscribe', 'unsubscribe', 'ping'];
+
+/** Stable, machine-readable error codes sent in `{type:"error", data:{code, message}}`. */
+export const ErrorCodes = {
+  invalidJson: 'INVALID_JSON',
+  invalidMessage: 'INVALID_MESSAGE',
+  unknownAction: 'UNKNOWN_ACTION',
+  invalidPostId: 'INVALID_POST_ID',
+  messageTooLarge: 'MESSAGE_TOO_LARGE',
+  /** A subscribe named a post that does not exist. */
+  postNotFound: 'POST_NOT_FOUND',
+  internalError: 'INTERNAL_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+const fail = (code: ErrorCode, message: string): { ok: false; error: ProtocolError } => ({
+  ok: false,
+  error: { code, message },
+});
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function isValidId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+const utf8 = new TextEncoder();
+
+/** UTF-8 size; TextEncoder rather than Buffer so that browsers (the client SDK, the demo page) can use this module. */
+export function byteLength(text: string): number {
+  return utf8.encode(text).length;
+}
+
+/** Parses one client text frame. Never throws: every failure is a ProtocolError to send back. */
+export function parseClientMessage(raw: string | null | undefined): ParseResult<ClientMessage> {
+  if (raw === null || raw === undefined || raw.length === 0) {
+    return fail(ErrorCodes.invalidMessage, 'Message body is empty');
+  }
+  if (byteLength(raw) > MAX_CLIENT_MESSAGE_BYTES) {
+    return fail(ErrorCodes.messageTooLarge, `Message exceeds ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail(ErrorCodes.invalidJson, 'Message is not valid JSON');
+  }
+  if (!isRecord(parsed)) {
+    return fail(ErrorCodes.invalidMessage, 'Message must be a JSON object');
+  }
+  const { action } = parsed;
+  if (typeof action !== 'string') {
+    return fail(ErrorCodes.invalidMessage, 'Message needs a string "action"');
+  }
+  switch (action) {
+    case 'ping':
+      return { ok: true, value: { action } };
+    case 'subscribe':
+    case 'unsubscribe': {
+      const { postId } = parsed;
+      if (postId === undefined) {
+        return fail(ErrorCodes.invalidPostId, `"${action}" needs a "postId"`);
+      }
+      if (!isValidId(postId)) {
+        return fail(ErrorCodes.invalidPostId, `"postId" must match ${ID_PATTERN.source}`);
+      }
+      return { ok: true, value: { action, postId } };
+    }
+    default:
+      return fail(
+        ErrorCodes.unknownAction,
+        `Unknown action "${action.slice(0, 64)}"; expected one of ${CLIENT_ACTIONS.join(', ')}`,
+      );
+  }
+}
+
+/** An envelope posted to the broadcast API. `data.postId`, when set, narrows the audience to that post. */
+export interface BroadcastEnvelope {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+/** Broadcast payloads are pushed to clients verbatim; API Gateway caps a pushed message at 128 KB. */
+export const MAX_BROADCAST_BYTES = 128 * 1024;
+
+const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
+
+export function parseBroadcastEnvelope(raw: string | null | undefined): ParseResult<BroadcastEnvelope> {
+  if (raw === null || raw === undefined || raw.length === 0) {
+    return fail(ErrorCodes.invalidMessage, 'Body is empty');
+  }
+  if (byteLength(raw) > MAX_BROADCAST_BYTES) {
+    return fail(ErrorCodes.messageTooLarge, `Body exceeds ${MAX_BROADCAST_BYTES} bytes`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail(ErrorCodes.invalidJson, 'Body is not valid JSON');
+  }
+  if (!isRecord(parsed)) {
+    return fail(ErrorCodes.invalidMessage, 'Body must be a JSON object {type, data}');
+  }
+  const { type, data } = parsed;
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+    return fail(ErrorCodes.invalidMessage, `"type" must match ${EVENT_TYPE_PATTERN.source}`);
+  }
+  if (data === undefined) {
+    return { ok: true, value: { type } };
+  }
+  if (!isRecord(data)) {
+    return fail(ErrorCodes.invalidMessage, '"data" must be a JSON object');
+  }
+  if (data.postId !== undefined && !isValidId(data.postId)) {
+    return fail(ErrorCodes.invalidPostId, `"data.postId" must match ${ID_PATTERN.source}`);
+  }
+  return { ok: true, value: { type, data } };
+}
+
+/** The audience of a broadcast: one post's subscribers, or every connection. */
+export function broadcastPostId(envelope: BroadcastEnvelope): string | undefined {
+  const postId = envelope.data?.postId;
+  return typeof postId === 'string' ? postId : undefined;
+}
+
+/** Type guard for clients (SDK, tests) reading server frames. */
+export function parseServerEvent(raw: string): ServerEvent | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || typeof parsed.type !== 'string') return undefined;
+  return parsed as unknown as ServerEvent;
+}
+
+export const errorEvent = (error: ProtocolError): ErrorEvent => ({ type: 'error', data: error });

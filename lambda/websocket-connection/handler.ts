@@ -1,0 +1,65 @@
+import type {
+  APIGatewayEventWebsocketRequestContextV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyWebsocketEventV2WithRequestContext,
+} from 'aws-lambda';
+import { createDocumentClient } from '../shared/aws-clients';
+import { DynamoConnectionRepository } from '../shared/connection-repository';
+import { connectionsTableConfig } from '../shared/connections-config';
+import { countMetric, instrumented, logger } from '../shared/telemetry';
+import { ConnectionService } from './connection-service';
+
+/**
+ * aws-lambda's WebSocket event has no `authorizer`; API Gateway adds it to the request context when the
+ * $connect route has a Lambda authorizer, carrying the context that authorizer returned.
+ */
+export type WebSocketLifecycleEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
+  APIGatewayEventWebsocketRequestContextV2 & { authorizer?: Record<string, unknown> }
+>;
+
+const { tableName, ttlSeconds } = connectionsTableConfig();
+const service = new ConnectionService(
+  new DynamoConnectionRepository(createDocumentClient(), tableName, ttlSeconds),
+);
+
+/** The single hook for the authorizer: until one is attached to $connect, connections are anonymous. */
+function authorizedUserId(event: WebSocketLifecycleEvent): string | undefined {
+  const userId = event.requestContext.authorizer?.userId;
+  return typeof userId === 'string' && userId !== '' ? userId : undefined;
+}
+
+async function onConnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
+  const { connectionId, connectedAt } = event.requestContext;
+  try {
+    await service.connect({ connectionId, connectedAt, userId: authorizedUserId(event) });
+    return { statusCode: 200 };
+  } catch (error) {
+    // Without its row the connection could never receive a broadcast, so refuse it; the client retries.
+    logger.error('Failed to store connection', { connectionId, error: error as Error });
+    countMetric('ConnectFailures');
+    return { statusCode: 500 };
+  }
+}
+
+async function onDisconnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
+  const { connectionId } = event.requestContext;
+  try {
+    await service.disconnect(connectionId);
+  } catch (error) {
+    // The socket is closed whatever we answer; leftover rows expire by TTL and a broadcast that meets
+    // one gets a 410 and deletes it.
+    logger.error('Failed to clean up connection', { connectionId, error: error as Error });
+    countMetric('DisconnectCleanupFailures');
+  }
+  return { statusCode: 200 };
+}
+
+async function route(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
+  const { eventType, routeKey } = event.requestContext;
+  if (eventType === 'CONNECT' || routeKey === '$connect') return onConnect(event);
+  if (eventType === 'DISCONNECT' || routeKey === '$disconnect') return onDisconnect(event);
+  logger.warn('Connection handler received an event it does not route', { eventType, routeKey });
+  return { statusCode: 400 };
+}
+
+export const handler = instrumented(route);

@@ -1,0 +1,100 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/** The stages this app can be synthesized for; `cdk synth -c stage=<name>`. */
+export const STAGE_NAMES = ['dev', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** The stage used when `-c stage=…` is not given. */
+export const DEFAULT_STAGE: StageName = 'dev';
+
+/** API Gateway stage throttling: steady-state requests (or messages) per second, and the burst bucket. */
+export interface ThrottleConfig {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/**
+ * Everything that differs between stages, resolved once in bin/ and passed down as props. Constructs never
+ * read process.env or context themselves, so a test builds exactly what `cdk synth` builds.
+ */
+export interface StageConfig {
+  readonly stageName: StageName;
+  /** Tables and log groups. RETAIN keeps the data when a stack is deleted or a resource replaced. */
+  readonly removalPolicy: RemovalPolicy;
+  readonly pointInTimeRecovery: boolean;
+  /** DynamoDB deletion protection on the tables, and termination protection on the data stack. */
+  readonly deletionProtection: boolean;
+  /** Applies to every route of the WebSocket stage, messages included. */
+  readonly webSocketThrottle: ThrottleConfig;
+  /** Applies to the broadcast and comments HTTP API stages. */
+  readonly httpThrottle: ThrottleConfig;
+  /** Origins the comments API answers CORS preflights for. */
+  readonly corsAllowOrigins: readonly string[];
+  readonly logRetention: RetentionDays;
+  /**
+   * Seconds a connection row lives after $connect. API Gateway closes every WebSocket after 2 hours, so
+   * 2 h plus a 15-minute margin means TTL only ever reaps rows of connections that are already gone.
+   */
+  readonly connectionTtlSeconds: number;
+  /** How long the comments API waits for the broadcast API before answering its own caller. */
+  readonly broadcastTimeoutMs: number;
+  /** postToConnection calls one broadcast keeps in flight. */
+  readonly fanOutConcurrency: number;
+}
+
+const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
+
+export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
+  dev: {
+    stageName: 'dev',
+    removalPolicy: RemovalPolicy.DESTROY,
+    pointInTimeRecovery: false,
+    deletionProtection: false,
+    webSocketThrottle: { rateLimit: 50, burstLimit: 100 },
+    httpThrottle: { rateLimit: 50, burstLimit: 100 },
+    corsAllowOrigins: ['*'],
+    logRetention: RetentionDays.ONE_WEEK,
+    connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
+    broadcastTimeoutMs: 3000,
+    fanOutConcurrency: 50,
+  },
+  prod: {
+    stageName: 'prod',
+    removalPolicy: RemovalPolicy.RETAIN,
+    pointInTimeRecovery: true,
+    deletionProtection: true,
+    webSocketThrottle: { rateLimit: 500, burstLimit: 1000 },
+    httpThrottle: { rateLimit: 500, burstLimit: 1000 },
+    // No browser origin is known yet; narrow this once the front end has a domain.
+    corsAllowOrigins: ['*'],
+    logRetention: RetentionDays.ONE_MONTH,
+    connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
+    broadcastTimeoutMs: 3000,
+    fanOutConcurrency: 50,
+  },
+};
+
+export class UnknownStageError extends Error {
+  constructor(stage: string) {
+    super(
+      `Unknown stage "${stage}". Valid stages: ${STAGE_NAMES.join(', ')}. Pass one with -c stage=<name>.`,
+    );
+    this.name = 'UnknownStageError';
+  }
+}
+
+export function isStageName(value: string): value is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * Resolves the `stage` context value (a string, or undefined when not given) to its config.
+ * @throws UnknownStageError for anything but a known stage name
+ */
+export function resolveStageConfig(stage: unknown = DEFAULT_STAGE): StageConfig {
+  if (typeof stage !== 'string' || !isStageName(stage)) {
+    throw new UnknownStageError(String(stage));
+  }
+  return stageConfigs[stage];
+}

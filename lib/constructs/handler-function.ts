@@ -1,0 +1,132 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { EnvNames } from '../../lambda/shared/env-names';
+import type { StageConfig } from '../config/stage-config';
+
+/** The repository root: entries are given relative to it, and it is what esbuild bundles from. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * CloudFormation metadata key on every AWS::Lambda::Function, holding the function's source entry relative
+ * to the repository root (e.g. `lambda/broadcast/handler.ts`). The local stack reads it from the
+ * synthesized templates to find the module to run for each function; the exported name is always `handler`.
+ */
+export const ENTRY_METADATA_KEY = 'realtime-comments:entry';
+
+/**
+ * What a function may do with a table. `readDelete` is for the broadcast, which prunes gone connections
+ * (DeleteItem, or BatchWriteItem of deletes) but never writes rows. IAM cannot tell a BatchWriteItem of
+ * deletes from one of puts, so that is as narrow as it gets.
+ */
+export type TableAccess = 'read' | 'readWrite' | 'readDelete';
+
+export interface HandlerFunctionProps {
+  /** Module exporting `handler`, relative to the repository root, e.g. `lambda/broadcast/handler.ts`. */
+  readonly entry: string;
+  /** POWERTOOLS_SERVICE_NAME: names the function in its logs and metrics. */
+  readonly serviceName: string;
+  readonly stageConfig: StageConfig;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** Extra environment; use {@link HandlerFunction.bindTable} for table names instead. */
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly description?: string;
+}
+
+/**
+ * The house Lambda function: Node.js 22 on ARM, bundled by the local esbuild (never Docker), an explicit log
+ * group with the stage's retention, and a role that reaches that log group and whatever is granted, nothing
+ * else (no AWSLambdaBasicExecutionRole and its `logs:*` on `*`).
+ */
+export class HandlerFunction extends Construct implements iam.IGrantable {
+  readonly function: NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    super(scope, id);
+    if (path.isAbsolute(props.entry)) {
+      throw new Error(`HandlerFunction entry must be relative to the repository root, got ${props.entry}`);
+    }
+    const { stageConfig } = props;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: stageConfig.logRetention,
+      removalPolicy: stageConfig.removalPolicy,
+    });
+    this.role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(REPO_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      description: props.description,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        [EnvNames.stage]: stageConfig.stageName,
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        // Source maps embed absolute paths, which would make the asset hash differ per checkout.
+        sourceMap: false,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        // The Node.js 22 runtime ships AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        logLevel: LogLevel.WARNING,
+      },
+    });
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, props.entry);
+  }
+
+  get grantPrincipal(): iam.IPrincipal {
+    return this.function.grantPrincipal;
+  }
+
+  addEnvironment(name: string, value: string): this {
+    this.function.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Sets the table-name variable and the matching grant together, so neither can be forgotten. */
+  bindTable(envName: string, table: ITable, access: TableAccess): this {
+    this.addEnvironment(envName, table.tableName);
+    switch (access) {
+      case 'read':
+        table.grantReadData(this);
+        break;
+      case 'readWrite':
+        table.grantReadWriteData(this);
+        break;
+      case 'readDelete':
+        table.grantReadData(this);
+        // On the table only: table.grant() would add its indexes too, where writes mean nothing.
+        iam.Grant.addToPrincipal({
+          grantee: this,
+          actions: ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+          resourceArns: [table.tableArn],
+        });
+        break;
+    }
+    return this;
+  }
+}

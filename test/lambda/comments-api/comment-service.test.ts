@@ -1,0 +1,370 @@
+import {
+  CommentService,
+  MAX_BODY_LENGTH,
+  MAX_COMMENT_LENGTH,
+  MAX_TITLE_LENGTH,
+} from '../../../lambda/comments-api/comment-service';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../../lambda/shared/errors';
+import { fixedTimeDependencies, InMemoryCommentRepository, RecordingPublisher } from './fixtures';
+
+const alice = { userId: 'alice' };
+const bob = { userId: 'bob' };
+
+function setup(): {
+  service: CommentService;
+  repository: InMemoryCommentRepository;
+  publisher: RecordingPublisher;
+  advance: (ms: number) => void;
+} {
+  const repository = new InMemoryCommentRepository();
+  const publisher = new RecordingPublisher();
+  const { clock, newId, advance } = fixedTimeDependencies();
+  const service = new CommentService({
+    comments: repository,
+    broadcaster: publisher,
+    clock,
+    newId,
+    websocketEndpoint: 'wss://ws.example.test/dev',
+  });
+  return { service, repository, publisher, advance };
+}
+
+describe('CommentService', () => {
+  describe('createPost', () => {
+    it('stores a post by the actor with trimmed title and body', async () => {
+      // Prepare
+      const { service, repository } = setup();
+
+      // Act
+      const post = await service.createPost(alice, { title: '  Hello  ', body: ' World \n' });
+
+      // Assess
+      expect(post).toEqual({
+        id: 'ID0001',
+        title: 'Hello',
+        body: 'World',
+        userId: 'alice',
+        createdAt: '2027-01-01T00:00:00.000Z',
+      });
+      expect(repository.posts.get('ID0001')).toEqual(post);
+    });
+
+    it('defaults the body to an empty string', async () => {
+      // Prepare
+      const { service } = setup();
+
+      // Act
+      const post = await service.createPost(alice, { title: 'Title only' });
+
+      // Assess
+      expect(post.body).toBe('');
+    });
+
+    it.each([
+      ['an empty title', { title: '   ' }, 'title must not be empty'],
+      ['a title too long', { title: 'x'.repeat(MAX_TITLE_LENGTH + 1) }, `at most ${MAX_TITLE_LENGTH}`],
+      [
+        'a body too long',
+        { title: 't', body: 'x'.repeat(MAX_BODY_LENGTH + 1) },
+        `at most ${MAX_BODY_LENGTH}`,
+      ],
+      ['a control character in the title', { title: 'a\u0007b' }, 'control characters'],
+    ])('refuses %s', async (_case, input, message) => {
+      // Prepare
+      const { service, repository } = setup();
+
+      // Act
+      const attempt = service.createPost(alice, input);
+
+      // Assess
+      await expect(attempt).rejects.toThrow(ValidationError);
+      await expect(attempt).rejects.toThrow(message);
+      expect(repository.posts.size).toBe(0);
+    });
+  });
+
+  describe('getPost', () => {
+    it('answers NotFoundError for an unknown post and ValidationError for a malformed id', async () => {
+      // Prepare
+      const { service } = setup();
+
+      // Act
+      const unknown = service.getPost('nope');
+      const malformed = service.getPost('not/an/id');
+
+      // Assess
+      await expect(unknown).rejects.toThrow(new NotFoundError('Post not found'));
+      await expect(malformed).rejects.toThrow(ValidationError);
+    });
+  });
+
+  describe('createComment', () => {
+    it('stores the comment and publishes comment.created with the stored comment', async () => {
+      // Prepare
+      const { service, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const comment = await service.createComment(bob, post.id, '  Nice post  ');
+
+      // Assess
+      expect(comment).toEqual({
+        id: 'ID0002',
+        postId: post.id,
+        userId: 'bob',
+        content: 'Nice post',
+        createdAt: '2027-01-01T00:00:00.000Z',
+      });
+      expect(publisher.events).toEqual([{ type: 'comment.created', data: { postId: post.id, comment } }]);
+    });
+
+    it('answers Post not found, and publishes nothing, when the post does not exist', async () => {
+      // Prepare
+      const { service, publisher } = setup();
+
+      // Act
+      const attempt = service.createComment(bob, 'missing', 'Hello');
+
+      // Assess
+      await expect(attempt).rejects.toThrow(new NotFoundError('Post not found'));
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('accepts exactly the maximum length, counting code points rather than UTF-16 units', async () => {
+      // Prepare
+      const { service } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const emoji = '\u{1F600}'.repeat(MAX_COMMENT_LENGTH);
+
+      // Act
+      const comment = await service.createComment(bob, post.id, emoji);
+
+      // Assess
+      expect(comment.content).toBe(emoji);
+    });
+
+    it('keeps newlines and tabs in content', async () => {
+      // Prepare
+      const { service } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const comment = await service.createComment(bob, post.id, 'line one\r\n\tline two');
+
+      // Assess
+      expect(comment.content).toBe('line one\r\n\tline two');
+    });
+
+    it.each([
+      ['empty content', ''],
+      ['blank content', ' \n\t '],
+      ['content over the limit', 'x'.repeat(MAX_COMMENT_LENGTH + 1)],
+      ['a NUL character', 'a\u0000b'],
+      ['an escape sequence', 'a\u001b[31mred'],
+      ['a C1 control character', 'a\u0085b'],
+    ])('refuses %s', async (_case, content) => {
+      // Prepare
+      const { service, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const attempt = service.createComment(bob, post.id, content);
+
+      // Assess
+      await expect(attempt).rejects.toThrow(ValidationError);
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('refuses a malformed post id with a message naming the field', async () => {
+      // Prepare
+      const { service } = setup();
+
+      // Act
+      const attempt = service.createComment(bob, 'bad id', 'Hello');
+
+      // Assess
+      await expect(attempt).rejects.toThrow(/^postId must match/);
+    });
+  });
+
+  describe('listComments', () => {
+    it('pages through comments oldest first', async () => {
+      // Prepare
+      const { service } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const created = [];
+      for (const text of ['one', 'two', 'three'])
+        created.push(await service.createComment(bob, post.id, text));
+
+      // Act
+      const first = await service.listComments(post.id, { limit: 2 });
+      const second = await service.listComments(post.id, { limit: 2, cursor: first.nextCursor });
+
+      // Assess
+      expect(first).toEqual({
+        postId: post.id,
+        comments: created.slice(0, 2),
+        count: 2,
+        nextCursor: 'ID0003',
+      });
+      expect(second).toEqual({ postId: post.id, comments: created.slice(2), count: 1 });
+    });
+
+    it('answers Post not found for an unknown post', async () => {
+      // Prepare
+      const { service } = setup();
+
+      // Act
+      const attempt = service.listComments('missing');
+
+      // Assess
+      await expect(attempt).rejects.toThrow(new NotFoundError('Post not found'));
+    });
+
+    it('turns an invalid cursor into a ValidationError, even for an unknown post', async () => {
+      // Prepare
+      const { service } = setup();
+
+      // Act
+      const attempt = service.listComments('missing', { cursor: '!garbage' });
+
+      // Assess
+      await expect(attempt).rejects.toThrow(new ValidationError('Invalid pagination cursor'));
+    });
+
+    it.each([0, 101, 1.5, Number.NaN])('refuses limit %p', async (limit) => {
+      // Prepare
+      const { service } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const attempt = service.listComments(post.id, { limit });
+
+      // Assess
+      await expect(attempt).rejects.toThrow('limit must be an integer from 1 to 100');
+    });
+  });
+
+  describe('updateComment and deleteComment', () => {
+    async function withComment(): Promise<ReturnType<typeof setup> & { postId: string; commentId: string }> {
+      const context = setup();
+      const post = await context.service.createPost(alice, { title: 'Post' });
+      const comment = await context.service.createComment(bob, post.id, 'First');
+      context.publisher.events.length = 0;
+      return { ...context, postId: post.id, commentId: comment.id };
+    }
+
+    it('updates the author’s comment, stamps updatedAt and publishes comment.updated', async () => {
+      // Prepare
+      const { service, publisher, advance, postId, commentId } = await withComment();
+      advance(60_000);
+
+      // Act
+      const updated = await service.updateComment(bob, postId, commentId, ' Edited ');
+
+      // Assess
+      expect(updated).toMatchObject({
+        id: commentId,
+        content: 'Edited',
+        updatedAt: '2027-01-01T00:01:00.000Z',
+      });
+      expect(publisher.events).toEqual([
+        { type: 'comment.updated', data: { postId, commentId, action: 'updated' } },
+      ]);
+    });
+
+    it('deletes the author’s comment and publishes comment.updated with action deleted', async () => {
+      // Prepare
+      const { service, repository, publisher, postId, commentId } = await withComment();
+
+      // Act
+      await service.deleteComment(bob, postId, commentId);
+
+      // Assess
+      expect(repository.comments.size).toBe(0);
+      expect(publisher.events).toEqual([
+        { type: 'comment.updated', data: { postId, commentId, action: 'deleted' } },
+      ]);
+    });
+
+    it('refuses another user’s change with ForbiddenError and leaves the comment alone', async () => {
+      // Prepare
+      const { service, repository, publisher, postId, commentId } = await withComment();
+
+      // Act
+      const update = service.updateComment(alice, postId, commentId, 'Hijacked');
+      const removal = service.deleteComment(alice, postId, commentId);
+
+      // Assess
+      await expect(update).rejects.toThrow(ForbiddenError);
+      await expect(removal).rejects.toThrow(ForbiddenError);
+      expect(repository.comments.get(`${postId}/${commentId}`)?.content).toBe('First');
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('answers Comment not found for a missing comment', async () => {
+      // Prepare
+      const { service, publisher, postId } = await withComment();
+
+      // Act
+      const update = service.updateComment(bob, postId, 'missing', 'Edited');
+      const removal = service.deleteComment(bob, postId, 'missing');
+
+      // Assess
+      await expect(update).rejects.toThrow(new NotFoundError('Comment not found'));
+      await expect(removal).rejects.toThrow(new NotFoundError('Comment not found'));
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('answers Comment not found when the comment vanishes between the check and the write', async () => {
+      // Prepare
+      const { service, repository, postId, commentId } = await withComment();
+      jest.spyOn(repository, 'updateComment').mockResolvedValue(undefined);
+      jest.spyOn(repository, 'deleteComment').mockResolvedValue(false);
+
+      // Act
+      const update = service.updateComment(bob, postId, commentId, 'Edited');
+      const removal = service.deleteComment(bob, postId, commentId);
+
+      // Assess
+      await expect(update).rejects.toThrow(new NotFoundError('Comment not found'));
+      await expect(removal).rejects.toThrow(new NotFoundError('Comment not found'));
+    });
+  });
+
+  describe('connectionStatus', () => {
+    it('reports healthy with the count and the WebSocket endpoint', async () => {
+      // Prepare
+      const { service, publisher } = setup();
+      publisher.count = 3;
+
+      // Act
+      const status = await service.connectionStatus();
+
+      // Assess
+      expect(status).toEqual({
+        status: 'healthy',
+        connectionCount: 3,
+        timestamp: '2027-01-01T00:00:00.000Z',
+        endpoint: 'wss://ws.example.test/dev',
+      });
+    });
+
+    it('reports the error, with a zero count, when the count is unavailable', async () => {
+      // Prepare
+      const { service, publisher } = setup();
+      publisher.count = new Error('Broadcast API answered HTTP 503');
+
+      // Act
+      const status = await service.connectionStatus();
+
+      // Assess
+      expect(status).toEqual({
+        status: 'error',
+        connectionCount: 0,
+        error: 'Broadcast API answered HTTP 503',
+        timestamp: '2027-01-01T00:00:00.000Z',
+      });
+    });
+  });
+});

@@ -1,0 +1,134 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { BroadcastPublisher } from '../../../lambda/comments-api/broadcast-client';
+import type {
+  CommentPage,
+  CommentRepository,
+  ListCommentsOptions,
+} from '../../../lambda/shared/comment-repository';
+import { InvalidCursorError } from '../../../lambda/shared/comment-repository';
+import type { CommentChangeEvent, Comment, Post } from '../../../lambda/shared/protocol';
+
+export interface RequestOptions {
+  pathParameters?: Record<string, string>;
+  queryStringParameters?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** An HTTP API (payload format 2.0) event as API Gateway delivers it for a matched route. */
+export function httpEvent(routeKey: string, options: RequestOptions = {}): APIGatewayProxyEventV2 {
+  const [method = 'GET', path = '/'] = routeKey.split(' ');
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: new URLSearchParams(options.queryStringParameters ?? {}).toString(),
+    headers: options.headers ?? {},
+    pathParameters: options.pathParameters,
+    queryStringParameters: options.queryStringParameters,
+    body: options.body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.test',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'jest' },
+      requestId: 'request-1',
+      routeKey,
+      stage: '$default',
+      time: '01/Jan/2027:00:00:00 +0000',
+      timeEpoch: 1798761600000,
+    },
+  };
+}
+
+export function jsonBody(result: { body?: string }): unknown {
+  return JSON.parse(result.body ?? '');
+}
+
+/** A publisher that remembers what it was asked to send. */
+export class RecordingPublisher implements BroadcastPublisher {
+  readonly events: CommentChangeEvent[] = [];
+  count: number | Error = 0;
+
+  async publish(event: CommentChangeEvent): Promise<void> {
+    this.events.push(event);
+  }
+
+  async connectionCount(): Promise<number> {
+    if (this.count instanceof Error) throw this.count;
+    return this.count;
+  }
+}
+
+/**
+ * CommentRepository in memory, with the DynamoDB adapter's contract: comments come back in id order
+ * (ids are ULIDs), and the cursor is the last id of a page.
+ */
+export class InMemoryCommentRepository implements CommentRepository {
+  readonly posts = new Map<string, Post>();
+  readonly comments = new Map<string, Comment>();
+
+  async createPost(post: Post): Promise<void> {
+    this.posts.set(post.id, post);
+  }
+
+  async getPost(postId: string): Promise<Post | undefined> {
+    return this.posts.get(postId);
+  }
+
+  async createComment(comment: Comment): Promise<boolean> {
+    if (!this.posts.has(comment.postId)) return false;
+    this.comments.set(`${comment.postId}/${comment.id}`, comment);
+    return true;
+  }
+
+  async getComment(postId: string, commentId: string): Promise<Comment | undefined> {
+    return this.comments.get(`${postId}/${commentId}`);
+  }
+
+  async listComments(postId: string, { limit, cursor }: ListCommentsOptions): Promise<CommentPage> {
+    if (cursor !== undefined && cursor.startsWith('!')) throw new InvalidCursorError();
+    const all = [...this.comments.values()]
+      .filter((comment) => comment.postId === postId && (cursor === undefined || comment.id > cursor))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const comments = all.slice(0, limit);
+    const last = comments[comments.length - 1];
+    return all.length > limit && last ? { comments, nextCursor: last.id } : { comments };
+  }
+
+  async updateComment(
+    postId: string,
+    commentId: string,
+    content: string,
+    updatedAt: string,
+  ): Promise<Comment | undefined> {
+    const existing = this.comments.get(`${postId}/${commentId}`);
+    if (!existing) return undefined;
+    const updated = { ...existing, content, updatedAt };
+    this.comments.set(`${postId}/${commentId}`, updated);
+    return updated;
+  }
+
+  async deleteComment(postId: string, commentId: string): Promise<boolean> {
+    return this.comments.delete(`${postId}/${commentId}`);
+  }
+}
+
+/** A clock that stands still unless moved, and ids that count up: outputs are fully predictable. */
+export function fixedTimeDependencies(start = '2027-01-01T00:00:00.000Z'): {
+  clock: () => Date;
+  newId: () => string;
+  advance: (ms: number) => void;
+} {
+  let now = new Date(start).getTime();
+  let sequence = 0;
+  return {
+    clock: () => new Date(now),
+    newId: () => `ID${String((sequence += 1)).padStart(4, '0')}`,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}

@@ -1,0 +1,650 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
+import { logger } from '../../../lambda/shared/telemetry';
+import { httpEvent, jsonBody, type RequestOptions } from './fixtures';
+
+type HandlerModule = typeof import('../../../lambda/comments-api/handler');
+
+const TABLE = 'comments-test';
+// The trailing slash is deliberate: the client must not produce "//broadcast".
+const BROADCAST_URL = 'https://broadcast.example.test/dev/';
+const BROADCAST_ENDPOINT = 'https://broadcast.example.test/dev/broadcast/comments';
+const COUNT_ENDPOINT = 'https://broadcast.example.test/dev/connections/count';
+const WEBSOCKET_URL = 'wss://ws.example.test/dev';
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const baseEnv = {
+  COMMENTS_TABLE_NAME: TABLE,
+  BROADCAST_URL,
+  BROADCAST_TIMEOUT_MS: '50',
+  WEBSOCKET_URL,
+};
+Object.assign(process.env, baseEnv);
+// Loaded once the environment is set, as at a cold start, and into this file's module registry: the
+// DocumentClient class mocked below and the logger spied on are the very ones the handler uses.
+const { handler } = jest.requireActual<HandlerModule>('../../../lambda/comments-api/handler');
+const ddb = mockClient(DynamoDBDocumentClient);
+
+const POST_ID = 'P1';
+const post = {
+  id: POST_ID,
+  title: 'Hello',
+  body: '',
+  userId: 'alice',
+  createdAt: '2027-01-01T00:00:00.000Z',
+};
+const postKey = { pk: `post#${POST_ID}`, sk: 'post' };
+const storedComment = (id: string, content = `comment ${id}`): Record<string, string> => ({
+  pk: `post#${POST_ID}`,
+  sk: `comment#${id}`,
+  id,
+  postId: POST_ID,
+  userId: 'bob',
+  content,
+  createdAt: '2027-01-01T00:00:01.000Z',
+});
+const asBob = { 'x-user-id': 'bob' };
+
+let fetchMock: jest.SpiedFunction<typeof fetch>;
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(GetCommand).resolves({});
+  ddb.on(GetCommand, { Key: postKey }).resolves({ Item: { ...postKey, ...post } });
+  fetchMock = jest
+    .spyOn(globalThis, 'fetch')
+    .mockImplementation(async () => new Response('{"connectionCount":1}', { status: 200 }));
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+function call(routeKey: string, options: RequestOptions = {}): ReturnType<typeof handler> {
+  return handler(httpEvent(routeKey, options));
+}
+
+/** What the handler POSTed to the broadcast API, decoded. */
+function broadcasts(): unknown[] {
+  return fetchMock.mock.calls
+    .filter(([url]) => url === BROADCAST_ENDPOINT)
+    .map(([, init]) => JSON.parse(String(init?.body)));
+}
+
+function commentRequest(body: unknown, headers: Record<string, string> = asBob): RequestOptions {
+  return {
+    pathParameters: { id: POST_ID },
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
+describe('comments API handler', () => {
+  describe('POST /api/v1/posts', () => {
+    it('creates a post by the acting user and answers 201 with it', async () => {
+      // Prepare
+      ddb.on(PutCommand).resolves({});
+
+      // Act
+      const result = await call(CommentsApiRoutes.createPost, {
+        headers: { 'x-user-id': 'alice' },
+        body: JSON.stringify({ title: 'First post', body: 'Body text' }),
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      const created = jsonBody(result) as Record<string, unknown>;
+      expect(created).toEqual({
+        id: expect.stringMatching(/^[0-9A-Z]{26}$/),
+        title: 'First post',
+        body: 'Body text',
+        userId: 'alice',
+        createdAt: expect.stringMatching(ISO_TIMESTAMP),
+      });
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE,
+        Item: expect.objectContaining({ pk: `post#${String(created.id)}`, sk: 'post', title: 'First post' }),
+      });
+    });
+
+    it('answers 400 without a title', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.createPost, {
+        headers: { 'x-user-id': 'alice' },
+        body: JSON.stringify({ body: 'no title' }),
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: '"title" is required' });
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+  });
+
+  describe('GET /api/v1/posts/{id}', () => {
+    it('answers 200 with the post', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.getPost, { pathParameters: { id: POST_ID } });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(jsonBody(result)).toEqual(post);
+    });
+
+    it('answers 404 for an unknown post', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.getPost, { pathParameters: { id: 'unknown' } });
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(jsonBody(result)).toEqual({ detail: 'Post not found' });
+    });
+
+    it('answers 400 for a malformed id without reading the table', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.getPost, { pathParameters: { id: 'a.b' } });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: 'postId must match ^[A-Za-z0-9_-]{1,64}$' });
+      expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    });
+  });
+
+  describe('POST /api/v1/posts/{id}/comments', () => {
+    it('answers 201 with exactly the original response fields', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      const result = await call(
+        CommentsApiRoutes.createComment,
+        commentRequest({ content: '  Great post!  ' }),
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(result.headers).toEqual({ 'content-type': 'application/json' });
+      const body = jsonBody(result) as Record<string, unknown>;
+      expect(Object.keys(body).sort()).toEqual(['content', 'createdAt', 'id', 'postId', 'userId']);
+      expect(body).toEqual({
+        id: expect.stringMatching(/^[0-9A-Z]{26}$/),
+        content: 'Great post!',
+        userId: 'bob',
+        createdAt: expect.stringMatching(ISO_TIMESTAMP),
+        postId: POST_ID,
+      });
+    });
+
+    it('writes the comment in one transaction conditioned on the post', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          expect.objectContaining({
+            ConditionCheck: expect.objectContaining({ TableName: TABLE, Key: postKey }),
+          }),
+          expect.objectContaining({
+            Put: expect.objectContaining({
+              Item: expect.objectContaining({ pk: `post#${POST_ID}`, content: 'Hi', userId: 'bob' }),
+            }),
+          }),
+        ],
+      });
+    });
+
+    it('broadcasts comment.created with the stored comment to BROADCAST_URL/broadcast/comments', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      const comment = jsonBody(result);
+      expect(broadcasts()).toEqual([{ type: 'comment.created', data: { postId: POST_ID, comment } }]);
+      const [, init] = fetchMock.mock.calls[0] ?? [];
+      expect(init).toMatchObject({ method: 'POST', headers: { 'content-type': 'application/json' } });
+    });
+
+    it('answers 404 Post not found for an unknown post, and broadcasts nothing', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
+      );
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(result.body).toBe('{"detail":"Post not found"}');
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it.each([
+      ['is not JSON', '{"content": ', 'Request body is not valid JSON'],
+      ['is empty', '', 'Request body must be a JSON object'],
+      ['is a JSON array', '["Hi"]', 'Request body must be a JSON object'],
+      ['has no content', '{}', '"content" is required'],
+      ['has non-string content', '{"content": 42}', '"content" must be a string'],
+      ['has blank content', '{"content": "   "}', 'content must not be empty'],
+      ['has content over 2000 characters', JSON.stringify({ content: 'x'.repeat(2001) }), 'at most 2000'],
+      ['has a control character in content', JSON.stringify({ content: 'a\u0000b' }), 'control characters'],
+    ])('answers 400 when the body %s', async (_case, body, detail) => {
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest(body));
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect((jsonBody(result) as { detail: string }).detail).toContain(detail);
+      expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('answers 401 without x-user-id, before touching the table', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }, {}));
+
+      // Assess
+      expect(result.statusCode).toBe(401);
+      expect(jsonBody(result)).toEqual({
+        detail: "Missing x-user-id header: writes need the acting user's id",
+      });
+      expect(ddb.calls()).toHaveLength(0);
+    });
+
+    it('still answers 201, and logs the failure, when the broadcast API is unreachable', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+      fetchMock.mockRejectedValue(new TypeError('fetch failed'));
+      const error = jest.spyOn(logger, 'error');
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(error).toHaveBeenCalledWith(
+        'Broadcast failed',
+        expect.objectContaining({ error: 'fetch failed' }),
+      );
+    });
+
+    it('still answers 201, and logs the status and body, when the broadcast API answers 500', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+      fetchMock.mockImplementation(async () => new Response('{"detail":"boom"}', { status: 500 }));
+      const error = jest.spyOn(logger, 'error');
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(error).toHaveBeenCalledWith(
+        'Broadcast rejected',
+        expect.objectContaining({ status: 500, body: '{"detail":"boom"}' }),
+      );
+    });
+
+    it('answers 201 once BROADCAST_TIMEOUT_MS has passed when the broadcast API hangs', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+      let signal: AbortSignal | undefined;
+      fetchMock.mockImplementation(
+        (_url, init) =>
+          new Promise<Response>((_resolve, reject) => {
+            signal = init?.signal ?? undefined;
+            signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+          }),
+      );
+      const error = jest.spyOn(logger, 'error');
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(signal?.aborted).toBe(true);
+      expect(error).toHaveBeenCalledWith('Broadcast timed out', expect.objectContaining({ timeoutMs: 50 }));
+    });
+  });
+
+  describe('GET /api/v1/posts/{id}/comments', () => {
+    it('lists comments oldest first and follows nextCursor to the next page', async () => {
+      // Prepare
+      ddb
+        .on(QueryCommand)
+        .resolvesOnce({
+          Items: [storedComment('C1'), storedComment('C2')],
+          LastEvaluatedKey: { pk: `post#${POST_ID}`, sk: 'comment#C2' },
+        })
+        .resolvesOnce({ Items: [storedComment('C3')] });
+
+      // Act
+      const first = await call(CommentsApiRoutes.listComments, {
+        pathParameters: { id: POST_ID },
+        queryStringParameters: { limit: '2' },
+      });
+      const { nextCursor } = jsonBody(first) as { nextCursor: string };
+      const second = await call(CommentsApiRoutes.listComments, {
+        pathParameters: { id: POST_ID },
+        queryStringParameters: { limit: '2', cursor: nextCursor },
+      });
+
+      // Assess
+      expect(first.statusCode).toBe(200);
+      expect(jsonBody(first)).toEqual({
+        postId: POST_ID,
+        comments: [
+          {
+            id: 'C1',
+            postId: POST_ID,
+            userId: 'bob',
+            content: 'comment C1',
+            createdAt: '2027-01-01T00:00:01.000Z',
+          },
+          {
+            id: 'C2',
+            postId: POST_ID,
+            userId: 'bob',
+            content: 'comment C2',
+            createdAt: '2027-01-01T00:00:01.000Z',
+          },
+        ],
+        count: 2,
+        nextCursor: expect.any(String),
+      });
+      expect(jsonBody(second)).toEqual({
+        postId: POST_ID,
+        comments: [expect.objectContaining({ id: 'C3' })],
+        count: 1,
+      });
+      expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
+        ScanIndexForward: true,
+        Limit: 2,
+        ExclusiveStartKey: undefined,
+      });
+      expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
+        ExclusiveStartKey: { pk: `post#${POST_ID}`, sk: 'comment#C2' },
+      });
+    });
+
+    it('asks for 50 comments when no limit is given', async () => {
+      // Prepare
+      ddb.on(QueryCommand).resolves({ Items: [] });
+
+      // Act
+      const result = await call(CommentsApiRoutes.listComments, { pathParameters: { id: POST_ID } });
+
+      // Assess
+      expect(jsonBody(result)).toEqual({ postId: POST_ID, comments: [], count: 0 });
+      expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: TABLE, Limit: 50 });
+    });
+
+    it('answers 400 for a cursor it did not issue', async () => {
+      // Prepare
+      ddb.on(QueryCommand).resolves({ Items: [] });
+
+      // Act
+      const result = await call(CommentsApiRoutes.listComments, {
+        pathParameters: { id: POST_ID },
+        queryStringParameters: { cursor: '%%%not-a-cursor' },
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: 'Invalid pagination cursor' });
+    });
+
+    it.each(['0', '101', 'ten', '', '0x10'])('answers 400 for limit=%p', async (limit) => {
+      // Act
+      const result = await call(CommentsApiRoutes.listComments, {
+        pathParameters: { id: POST_ID },
+        queryStringParameters: { limit },
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: 'limit must be an integer from 1 to 100' });
+    });
+
+    it('answers 404 for an unknown post', async () => {
+      // Prepare
+      ddb.on(QueryCommand).resolves({ Items: [] });
+
+      // Act
+      const result = await call(CommentsApiRoutes.listComments, { pathParameters: { id: 'unknown' } });
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(jsonBody(result)).toEqual({ detail: 'Post not found' });
+    });
+  });
+
+  describe('PATCH and DELETE /api/v1/posts/{id}/comments/{commentId}', () => {
+    const commentKey = { pk: `post#${POST_ID}`, sk: 'comment#C1' };
+    const target = { pathParameters: { id: POST_ID, commentId: 'C1' }, headers: asBob };
+
+    beforeEach(() => {
+      ddb.on(GetCommand, { Key: commentKey }).resolves({ Item: storedComment('C1') });
+    });
+
+    it('updates the comment, answers 200 with it and broadcasts action updated', async () => {
+      // Prepare
+      ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+        Attributes: {
+          ...storedComment('C1', input.ExpressionAttributeValues[':content']),
+          updatedAt: input.ExpressionAttributeValues[':updatedAt'],
+        },
+      }));
+
+      // Act
+      const result = await call(CommentsApiRoutes.updateComment, {
+        ...target,
+        body: JSON.stringify({ content: 'Edited' }),
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(jsonBody(result)).toEqual({
+        id: 'C1',
+        postId: POST_ID,
+        userId: 'bob',
+        content: 'Edited',
+        createdAt: '2027-01-01T00:00:01.000Z',
+        updatedAt: expect.stringMatching(ISO_TIMESTAMP),
+      });
+      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE, Key: commentKey });
+      expect(broadcasts()).toEqual([
+        { type: 'comment.updated', data: { postId: POST_ID, commentId: 'C1', action: 'updated' } },
+      ]);
+    });
+
+    it('deletes the comment, answers 204 with no body and broadcasts action deleted', async () => {
+      // Prepare
+      ddb.on(DeleteCommand).resolves({});
+
+      // Act
+      const result = await call(CommentsApiRoutes.deleteComment, target);
+
+      // Assess
+      expect(result.statusCode).toBe(204);
+      expect(result.body).toBeUndefined();
+      expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: TABLE, Key: commentKey });
+      expect(broadcasts()).toEqual([
+        { type: 'comment.updated', data: { postId: POST_ID, commentId: 'C1', action: 'deleted' } },
+      ]);
+    });
+
+    it('answers 404 Comment not found for an unknown comment, and broadcasts nothing', async () => {
+      // Prepare
+      const unknown = { pathParameters: { id: POST_ID, commentId: 'C9' }, headers: asBob };
+
+      // Act
+      const update = await call(CommentsApiRoutes.updateComment, { ...unknown, body: '{"content":"x"}' });
+      const removal = await call(CommentsApiRoutes.deleteComment, unknown);
+
+      // Assess
+      expect([update.statusCode, removal.statusCode]).toEqual([404, 404]);
+      expect(jsonBody(update)).toEqual({ detail: 'Comment not found' });
+      expect(jsonBody(removal)).toEqual({ detail: 'Comment not found' });
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('answers 404 when the comment is deleted concurrently (conditional write fails)', async () => {
+      // Prepare
+      const conditionFailed = new ConditionalCheckFailedException({ message: 'x', $metadata: {} });
+      ddb.on(UpdateCommand).rejects(conditionFailed);
+      ddb.on(DeleteCommand).rejects(conditionFailed);
+
+      // Act
+      const update = await call(CommentsApiRoutes.updateComment, { ...target, body: '{"content":"x"}' });
+      const removal = await call(CommentsApiRoutes.deleteComment, target);
+
+      // Assess
+      expect([update.statusCode, removal.statusCode]).toEqual([404, 404]);
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('answers 403 when another user changes the comment', async () => {
+      // Act
+      const removal = await call(CommentsApiRoutes.deleteComment, {
+        ...target,
+        headers: { 'x-user-id': 'mallory' },
+      });
+
+      // Assess
+      expect(removal.statusCode).toBe(403);
+      expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+    });
+
+    it('answers 401 without x-user-id', async () => {
+      // Act
+      const update = await call(CommentsApiRoutes.updateComment, {
+        ...target,
+        headers: {},
+        body: '{"content":"x"}',
+      });
+      const removal = await call(CommentsApiRoutes.deleteComment, { ...target, headers: {} });
+
+      // Assess
+      expect([update.statusCode, removal.statusCode]).toEqual([401, 401]);
+      expect(ddb.calls()).toHaveLength(0);
+    });
+  });
+
+  describe('GET /api/v1/websocket/connections', () => {
+    it('reports healthy with the broadcast API’s count and the WebSocket URL', async () => {
+      // Prepare
+      fetchMock.mockImplementation(async () => new Response('{"count":4}', { status: 200 }));
+
+      // Act
+      const result = await call(CommentsApiRoutes.connectionStatus);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(jsonBody(result)).toEqual({
+        status: 'healthy',
+        connectionCount: 4,
+        timestamp: expect.stringMatching(ISO_TIMESTAMP),
+        endpoint: WEBSOCKET_URL,
+      });
+      expect(fetchMock).toHaveBeenCalledWith(COUNT_ENDPOINT, expect.objectContaining({ method: 'GET' }));
+    });
+
+    it('reports status error, still with 200, when the count cannot be had', async () => {
+      // Prepare
+      fetchMock.mockImplementation(async () => new Response('nope', { status: 500 }));
+
+      // Act
+      const result = await call(CommentsApiRoutes.connectionStatus);
+
+      // Assess
+      expect(result.statusCode).toBe(200);
+      expect(jsonBody(result)).toEqual({
+        status: 'error',
+        connectionCount: 0,
+        error: 'Broadcast API answered HTTP 500',
+        timestamp: expect.stringMatching(ISO_TIMESTAMP),
+      });
+    });
+  });
+
+  describe('anything else', () => {
+    it.each(['GET /api/v1/unknown', 'constructor', '$default'])(
+      'answers 404 for route %p',
+      async (routeKey) => {
+        // Act
+        const result = await call(routeKey);
+
+        // Assess
+        expect(result.statusCode).toBe(404);
+        expect(jsonBody(result)).toEqual({ detail: 'Not Found' });
+      },
+    );
+
+    it('answers 500 without internals, and logs, when DynamoDB fails unexpectedly', async () => {
+      // Prepare
+      ddb.on(GetCommand, { Key: postKey }).rejects(new Error('ProvisionedThroughputExceeded at 10.0.0.1'));
+      const error = jest.spyOn(logger, 'error');
+
+      // Act
+      const result = await call(CommentsApiRoutes.getPost, { pathParameters: { id: POST_ID } });
+
+      // Assess
+      expect(result.statusCode).toBe(500);
+      expect(jsonBody(result)).toEqual({ detail: 'Internal server error' });
+      expect(error).toHaveBeenCalledWith('Unhandled error', expect.anything());
+    });
+  });
+
+  describe('cold start', () => {
+    const loadFresh = (): void => {
+      jest.isolateModules(() => {
+        jest.requireActual<HandlerModule>('../../../lambda/comments-api/handler');
+      });
+    };
+
+    afterEach(() => {
+      Object.assign(process.env, baseEnv);
+    });
+
+    it.each(['COMMENTS_TABLE_NAME', 'BROADCAST_URL'])('fails naming %s when it is missing', (name) => {
+      // Prepare
+      delete process.env[name];
+
+      // Act / Assess
+      expect(loadFresh).toThrow(`Missing required environment variable ${name}`);
+    });
+
+    it('starts without WEBSOCKET_URL or BROADCAST_TIMEOUT_MS', () => {
+      // Prepare
+      delete process.env.WEBSOCKET_URL;
+      delete process.env.BROADCAST_TIMEOUT_MS;
+
+      // Act / Assess
+      expect(loadFresh).not.toThrow();
+    });
+  });
+});

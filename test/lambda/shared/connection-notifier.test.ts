@@ -1,0 +1,82 @@
+import {
+  ApiGatewayManagementApiClient,
+  ApiGatewayManagementApiServiceException,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
+import { encodeEvent, ManagementApiNotifier } from '../../../lambda/shared/connection-notifier';
+
+const api = mockClient(ApiGatewayManagementApiClient);
+const notifier = new ManagementApiNotifier(
+  new ApiGatewayManagementApiClient({ endpoint: 'https://ws.example.com/dev' }),
+);
+
+beforeEach(() => api.reset());
+
+describe('ManagementApiNotifier', () => {
+  it('posts the payload bytes to that connection and reports delivered', async () => {
+    // Prepare
+    api.on(PostToConnectionCommand).resolves({});
+
+    // Act
+    const result = await notifier.send('conn-1', '{"type":"pong"}');
+
+    // Assess
+    expect(result).toEqual({ outcome: 'delivered' });
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    const input = api.commandCalls(PostToConnectionCommand)[0]?.args[0].input;
+    expect(input?.ConnectionId).toBe('conn-1');
+    expect(Buffer.from(input?.Data as Uint8Array).toString('utf8')).toBe('{"type":"pong"}');
+  });
+
+  it('reports a GoneException as gone', async () => {
+    // Prepare
+    api.on(PostToConnectionCommand).rejects(new GoneException({ message: 'gone', $metadata: {} }));
+
+    // Act
+    const result = await notifier.send('conn-1', 'x');
+
+    // Assess
+    expect(result).toEqual({ outcome: 'gone' });
+  });
+
+  it('reports a bare 410 as gone, as the SDK names it Unknown without the error-type header', async () => {
+    // Prepare
+    const error = new ApiGatewayManagementApiServiceException({
+      name: 'Unknown',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 410 },
+    });
+    api.on(PostToConnectionCommand).rejects(error);
+
+    // Act
+    const result = await notifier.send('conn-1', 'x');
+
+    // Assess
+    expect(result).toEqual({ outcome: 'gone' });
+  });
+
+  it('reports any other error as failed, with the error, and never throws', async () => {
+    // Prepare
+    const error = Object.assign(new Error('slow down'), { name: 'LimitExceededException' });
+    api.on(PostToConnectionCommand).rejects(error);
+
+    // Act
+    const result = await notifier.send('conn-1', 'x');
+
+    // Assess
+    expect(result.outcome).toBe('failed');
+    expect(result.error?.name).toBe('LimitExceededException');
+  });
+});
+
+describe('encodeEvent', () => {
+  it('serialises the envelope as JSON', () => {
+    // Act
+    const payload = encodeEvent({ type: 'subscribed', data: { postId: 'p1' } });
+
+    // Assess
+    expect(JSON.parse(payload)).toEqual({ type: 'subscribed', data: { postId: 'p1' } });
+  });
+});

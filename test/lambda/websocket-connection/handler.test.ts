@@ -1,0 +1,205 @@
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { logger, metrics } from '../../../lambda/shared/telemetry';
+import type { WebSocketLifecycleEvent } from '../../../lambda/websocket-connection/handler';
+
+type HandlerModule = typeof import('../../../lambda/websocket-connection/handler');
+
+const TABLE = 'connections-test';
+const TTL_SECONDS = 600;
+const CONNECTED_AT = 1_795_000_000_789;
+
+const ddb = mockClient(DynamoDBDocumentClient);
+let handler: HandlerModule['handler'];
+
+beforeAll(() => {
+  // The module wires its repository from the environment at import, as at a Lambda cold start.
+  process.env.CONNECTIONS_TABLE_NAME = TABLE;
+  process.env.CONNECTION_TTL_SECONDS = String(TTL_SECONDS);
+  ({ handler } = jest.requireActual<HandlerModule>('../../../lambda/websocket-connection/handler'));
+});
+
+beforeEach(() => {
+  ddb.reset();
+  jest.restoreAllMocks();
+});
+
+function lifecycleEvent(
+  eventType: 'CONNECT' | 'DISCONNECT' | 'MESSAGE',
+  authorizer?: Record<string, unknown>,
+): WebSocketLifecycleEvent {
+  const routeKeys = { CONNECT: '$connect', DISCONNECT: '$disconnect', MESSAGE: '$default' };
+  return {
+    isBase64Encoded: false,
+    requestContext: {
+      routeKey: routeKeys[eventType],
+      eventType,
+      messageId: 'msg-1',
+      extendedRequestId: 'ext-1',
+      requestTime: '26/Nov/2026:06:00:00 +0000',
+      messageDirection: 'IN',
+      stage: 'dev',
+      connectedAt: CONNECTED_AT,
+      requestTimeEpoch: CONNECTED_AT,
+      requestId: 'req-1',
+      domainName: 'ws.example.com',
+      connectionId: 'conn-1',
+      apiId: 'api',
+      ...(authorizer ? { authorizer } : {}),
+    },
+  };
+}
+
+describe('$connect', () => {
+  it('stores the connection with expiresAt = floor(connectedAt / 1000) + TTL and accepts it', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    const response = await handler(lifecycleEvent('CONNECT'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE,
+      Item: {
+        connectionId: 'conn-1',
+        sk: 'connection',
+        topic: 'all',
+        connectedAt: CONNECTED_AT,
+        expiresAt: Math.floor(CONNECTED_AT / 1000) + TTL_SECONDS,
+      },
+    });
+  });
+
+  it('records the user id an authorizer put in the request context', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await handler(lifecycleEvent('CONNECT', { userId: 'user-42', principalId: 'user-42' }));
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      Item: expect.objectContaining({ connectionId: 'conn-1', userId: 'user-42' }),
+    });
+  });
+
+  it('stores no user id for an anonymous connection', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await handler(lifecycleEvent('CONNECT'));
+
+    // Assess
+    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item?.userId).toBeUndefined();
+  });
+
+  it('refuses the connection with a 500 when the row cannot be written, and logs and counts it', async () => {
+    // Prepare
+    ddb
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const logError = jest.spyOn(logger, 'error');
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await handler(lifecycleEvent('CONNECT'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 500 });
+    expect(logError).toHaveBeenCalledWith(
+      expect.any(String),
+      expect.objectContaining({ connectionId: 'conn-1' }),
+    );
+    expect(addMetric).toHaveBeenCalledWith('ConnectFailures', 'Count', 1);
+  });
+});
+
+describe('$disconnect', () => {
+  it('queries the connection’s partition page by page and batch-deletes every row', async () => {
+    // Prepare
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [{ sk: 'connection' }, { sk: 'sub#p1' }],
+        LastEvaluatedKey: { connectionId: 'conn-1', sk: 'sub#p1' },
+      })
+      .resolvesOnce({ Items: [{ sk: 'sub#p2' }] });
+    ddb.on(BatchWriteCommand).resolves({});
+
+    // Act
+    const response = await handler(lifecycleEvent('DISCONNECT'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
+      TableName: TABLE,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'conn-1' },
+    });
+    expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
+      ExpressionAttributeValues: { ':pk': 'conn-1' },
+      ExclusiveStartKey: { connectionId: 'conn-1', sk: 'sub#p1' },
+    });
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        [TABLE]: [
+          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'connection' } } },
+          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'sub#p1' } } },
+          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'sub#p2' } } },
+        ],
+      },
+    });
+  });
+
+  it('still answers 200 when cleanup fails, and logs and counts the failure', async () => {
+    // Prepare
+    ddb.on(QueryCommand).rejects(new Error('table unavailable'));
+    const logError = jest.spyOn(logger, 'error');
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await handler(lifecycleEvent('DISCONNECT'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
+    expect(logError).toHaveBeenCalledWith(
+      expect.any(String),
+      expect.objectContaining({ connectionId: 'conn-1' }),
+    );
+    expect(addMetric).toHaveBeenCalledWith('DisconnectCleanupFailures', 'Count', 1);
+  });
+});
+
+describe('routing', () => {
+  it('dispatches on the route key when the event type is absent', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+    const event = lifecycleEvent('CONNECT');
+    const requestContext: Record<string, unknown> = { ...event.requestContext };
+    delete requestContext.eventType;
+
+    // Act
+    const response = await handler({ ...event, requestContext } as unknown as WebSocketLifecycleEvent);
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+  });
+
+  it('refuses a message event without touching the table', async () => {
+    // Act
+    const response = await handler(lifecycleEvent('MESSAGE'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 400 });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});

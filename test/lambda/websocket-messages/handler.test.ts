@@ -1,0 +1,339 @@
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ErrorCodes, MAX_CLIENT_MESSAGE_BYTES, type ErrorCode } from '../../../lambda/shared/protocol';
+import { logger, metrics } from '../../../lambda/shared/telemetry';
+
+type HandlerModule = typeof import('../../../lambda/websocket-messages/handler');
+
+const CONNECTIONS_TABLE = 'connections-test';
+const COMMENTS_TABLE = 'comments-test';
+const TTL_SECONDS = 8100;
+const CONNECTED_AT = 1_795_000_000_456;
+const DYNAMO_COMMANDS = {
+  Get: GetCommand,
+  Query: QueryCommand,
+  Put: PutCommand,
+  Delete: DeleteCommand,
+  Update: UpdateCommand,
+  BatchWrite: BatchWriteCommand,
+  TransactWrite: TransactWriteCommand,
+};
+const READS = ['Get', 'Query'];
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const api = mockClient(ApiGatewayManagementApiClient);
+let handler: HandlerModule['handler'];
+
+beforeAll(() => {
+  // The module wires its adapters from the environment at import, as at a Lambda cold start.
+  process.env.CONNECTIONS_TABLE_NAME = CONNECTIONS_TABLE;
+  process.env.COMMENTS_TABLE_NAME = COMMENTS_TABLE;
+  process.env.CONNECTION_TTL_SECONDS = String(TTL_SECONDS);
+  process.env.WEBSOCKET_MANAGEMENT_ENDPOINT = 'https://api.execute-api.us-east-1.amazonaws.com/dev';
+  ({ handler } = jest.requireActual<HandlerModule>('../../../lambda/websocket-messages/handler'));
+});
+
+beforeEach(() => {
+  ddb.reset();
+  api.reset();
+  api.on(PostToConnectionCommand).resolves({});
+  jest.restoreAllMocks();
+});
+
+function messageEvent(
+  routeKey: string,
+  body: string | undefined,
+  isBase64Encoded = false,
+): APIGatewayProxyWebsocketEventV2 {
+  return {
+    body,
+    isBase64Encoded,
+    requestContext: {
+      routeKey,
+      eventType: 'MESSAGE',
+      messageId: 'msg-1',
+      extendedRequestId: 'ext-1',
+      requestTime: '26/Nov/2026:06:00:00 +0000',
+      messageDirection: 'IN',
+      stage: 'dev',
+      connectedAt: CONNECTED_AT,
+      requestTimeEpoch: CONNECTED_AT + 5_000,
+      requestId: 'req-1',
+      domainName: 'ws.example.com',
+      connectionId: 'conn-1',
+      apiId: 'api',
+    },
+  };
+}
+
+/** What the handler pushed, in order: the target connection and the decoded event. */
+function pushed(): { connectionId: string | undefined; event: unknown }[] {
+  return api.commandCalls(PostToConnectionCommand).map((call) => {
+    const { ConnectionId, Data } = call.args[0].input;
+    return {
+      connectionId: ConnectionId,
+      event: JSON.parse(Buffer.from(Data as Uint8Array).toString('utf8')),
+    };
+  });
+}
+
+/** The DynamoDB commands sent, in order, by name. */
+function sentCommands(): string[] {
+  return ddb
+    .calls()
+    .map(
+      ({ args: [command] }) =>
+        Object.entries(DYNAMO_COMMANDS).find(([, type]) => command instanceof type)?.[0] ?? 'Other',
+    );
+}
+
+function expectNoWrites(): void {
+  expect(sentCommands().filter((name) => !READS.includes(name))).toEqual([]);
+}
+
+const post = {
+  pk: 'post#p1',
+  sk: 'post',
+  id: 'p1',
+  title: 'Hello',
+  body: '',
+  userId: 'u1',
+  createdAt: '2026-11-26T06:00:00Z',
+};
+const comment = (id: string): Record<string, string> => ({
+  pk: 'post#p1',
+  sk: `comment#${id}`,
+  id,
+  postId: 'p1',
+  userId: 'u2',
+  content: `comment ${id}`,
+  createdAt: '2026-11-26T06:01:00Z',
+});
+
+describe('subscribe', () => {
+  it('stores the subscription, then sends subscribed and the comments snapshot to that connection only', async () => {
+    // Prepare
+    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: post });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: COMMENTS_TABLE }).resolves({ Items: [comment('c1'), comment('c2')] });
+
+    // Act
+    const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Item: {
+        connectionId: 'conn-1',
+        sk: 'sub#p1',
+        topic: 'post#p1',
+        postId: 'p1',
+        expiresAt: Math.floor(CONNECTED_AT / 1000) + TTL_SECONDS,
+      },
+    });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: COMMENTS_TABLE,
+      ExpressionAttributeValues: { ':pk': 'post#p1', ':prefix': 'comment#' },
+      ScanIndexForward: true,
+      Limit: 100,
+    });
+    expect(sentCommands()).toEqual(['Get', 'Put', 'Query']);
+    expect(pushed()).toEqual([
+      { connectionId: 'conn-1', event: { type: 'subscribed', data: { postId: 'p1' } } },
+      {
+        connectionId: 'conn-1',
+        event: {
+          type: 'comments.list',
+          data: {
+            postId: 'p1',
+            count: 2,
+            comments: [
+              {
+                id: 'c1',
+                postId: 'p1',
+                userId: 'u2',
+                content: 'comment c1',
+                createdAt: '2026-11-26T06:01:00Z',
+              },
+              {
+                id: 'c2',
+                postId: 'p1',
+                userId: 'u2',
+                content: 'comment c2',
+                createdAt: '2026-11-26T06:01:00Z',
+              },
+            ],
+          },
+        },
+      },
+    ]);
+  });
+
+  it('answers POST_NOT_FOUND for a post that does not exist and writes nothing', async () => {
+    // Prepare
+    ddb.on(GetCommand).resolves({});
+
+    // Act
+    const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"nope"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expectNoWrites();
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(pushed()).toEqual([
+      {
+        connectionId: 'conn-1',
+        event: { type: 'error', data: { code: 'POST_NOT_FOUND', message: expect.any(String) } },
+      },
+    ]);
+  });
+
+  it('skips the snapshot when the client left before the subscribed reply', async () => {
+    // Prepare
+    ddb.on(GetCommand).resolves({ Item: post });
+    ddb.on(PutCommand).resolves({});
+    api.on(PostToConnectionCommand).rejects(new GoneException({ message: 'gone', $metadata: {} }));
+
+    // Act
+    const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+  });
+
+  it('reports an internal error in-band, answers 200, and logs and counts the failure', async () => {
+    // Prepare
+    ddb.on(GetCommand).resolves({ Item: post });
+    ddb.on(PutCommand).rejects(new Error('throttled'));
+    const logError = jest.spyOn(logger, 'error');
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(pushed()).toEqual([
+      {
+        connectionId: 'conn-1',
+        event: { type: 'error', data: { code: 'INTERNAL_ERROR', message: 'Internal error' } },
+      },
+    ]);
+    expect(logError).toHaveBeenCalledWith(
+      expect.any(String),
+      expect.objectContaining({ connectionId: 'conn-1' }),
+    );
+    expect(addMetric).toHaveBeenCalledWith('ClientMessageFailures', 'Count', 1);
+  });
+
+  it('reads base64-encoded frames', async () => {
+    // Prepare
+    ddb.on(GetCommand).resolves({});
+    const body = Buffer.from('{"action":"subscribe","postId":"p9"}').toString('base64');
+
+    // Act
+    await handler(messageEvent('subscribe', body, true));
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'post#p9', sk: 'post' } });
+  });
+});
+
+describe('unsubscribe', () => {
+  it('deletes the subscription and confirms it', async () => {
+    // Prepare
+    ddb.on(DeleteCommand).resolves({});
+
+    // Act
+    const response = await handler(messageEvent('unsubscribe', '{"action":"unsubscribe","postId":"p1"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Key: { connectionId: 'conn-1', sk: 'sub#p1' },
+    });
+    expect(pushed()).toEqual([
+      { connectionId: 'conn-1', event: { type: 'unsubscribed', data: { postId: 'p1' } } },
+    ]);
+  });
+});
+
+describe('ping', () => {
+  it('answers pong without touching the tables', async () => {
+    // Act
+    const response = await handler(messageEvent('ping', '{"action":"ping"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb.calls()).toHaveLength(0);
+    expect(pushed()).toEqual([{ connectionId: 'conn-1', event: { type: 'pong' } }]);
+  });
+});
+
+describe('malformed messages', () => {
+  it.each<[string, string, string | undefined, ErrorCode]>([
+    ['an empty frame', '$default', '', ErrorCodes.invalidMessage],
+    ['no body at all', '$default', undefined, ErrorCodes.invalidMessage],
+    ['text that is not JSON', '$default', 'hello', ErrorCodes.invalidJson],
+    ['a JSON array', '$default', '["subscribe"]', ErrorCodes.invalidMessage],
+    ['a JSON number', '$default', '7', ErrorCodes.invalidMessage],
+    ['an object without action', '$default', '{"postId":"p1"}', ErrorCodes.invalidMessage],
+    ['a non-string action', '$default', '{"action":["subscribe"]}', ErrorCodes.invalidMessage],
+    ['an unknown action', '$default', '{"action":"delete_everything"}', ErrorCodes.unknownAction],
+    ['subscribe without postId', 'subscribe', '{"action":"subscribe"}', ErrorCodes.invalidPostId],
+    ['unsubscribe without postId', 'unsubscribe', '{"action":"unsubscribe"}', ErrorCodes.invalidPostId],
+    ['a numeric postId', 'subscribe', '{"action":"subscribe","postId":5}', ErrorCodes.invalidPostId],
+    [
+      'a postId over 64 chars',
+      'subscribe',
+      JSON.stringify({ action: 'subscribe', postId: 'x'.repeat(65) }),
+      ErrorCodes.invalidPostId,
+    ],
+    [
+      'a postId with bad characters',
+      'unsubscribe',
+      '{"action":"unsubscribe","postId":"a#b"}',
+      ErrorCodes.invalidPostId,
+    ],
+    [
+      'an oversize frame',
+      'subscribe',
+      JSON.stringify({ action: 'subscribe', postId: 'p1', pad: 'x'.repeat(MAX_CLIENT_MESSAGE_BYTES) }),
+      ErrorCodes.messageTooLarge,
+    ],
+  ])('answers %s with an error event and changes nothing', async (_name, routeKey, body, code) => {
+    // Prepare
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await handler(messageEvent(routeKey, body));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb.calls()).toHaveLength(0);
+    expectNoWrites();
+    expect(pushed()).toEqual([
+      { connectionId: 'conn-1', event: { type: 'error', data: { code, message: expect.any(String) } } },
+    ]);
+    expect(addMetric).toHaveBeenCalledWith('InvalidClientMessages', 'Count', 1);
+  });
+});

@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Token } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { stackName } from '../../lib/app';
+import { STAGE_NAMES, stageConfigs, type StageName } from '../../lib/config/stage-config';
+import { ENTRY_METADATA_KEY, REPO_ROOT } from '../../lib/constructs/handler-function';
+import { synthStage, type StackPart } from './synth-stage';
+import { actionsOf, type PolicyStatement } from './template-queries';
+
+/** Asserts on declarations only; test/bin covers bundling the whole app. */
+const bundle: readonly StackPart[] = [];
+
+const templatesOf = (stage: StageName): Template[] => Object.values(synthStage(stage, bundle).templates);
+
+const resourcesOf = (stage: StageName, type: string): Record<string, Record<string, unknown>>[] =>
+  templatesOf(stage).flatMap((template) => Object.values(template.findResources(type)));
+
+describe('buildApp', () => {
+  beforeAll(() => {
+    for (const stage of STAGE_NAMES) synthStage(stage, bundle);
+  });
+
+  it.each(STAGE_NAMES)('names the %s stacks after the stage', (stage) => {
+    const { stacks } = synthStage(stage, bundle);
+    expect([stacks.data.stackName, stacks.realtime.stackName, stacks.commentsApi.stackName]).toEqual([
+      `RealtimeComments-${stage}-Data`,
+      `RealtimeComments-${stage}-Realtime`,
+      `RealtimeComments-${stage}-CommentsApi`,
+    ]);
+    expect(stackName(stageConfigs[stage], 'Data')).toBe(stacks.data.node.id);
+  });
+
+  it('deploys the data stack first, then the realtime stack, then the comments API', () => {
+    const { stacks } = synthStage('dev', bundle);
+    expect(stacks.data.dependencies).toEqual([]);
+    expect(stacks.realtime.dependencies).toEqual([stacks.data]);
+    expect(stacks.commentsApi.dependencies).toEqual(expect.arrayContaining([stacks.data, stacks.realtime]));
+  });
+
+  it('leaves the stacks environment-agnostic when no env is given', () => {
+    const { stacks } = synthStage('dev', bundle);
+    expect(Token.isUnresolved(stacks.data.account)).toBe(true);
+    expect(Token.isUnresolved(stacks.data.region)).toBe(true);
+  });
+
+  it.each(STAGE_NAMES)(
+    'declares four %s functions, one per entry, each from an existing source file',
+    (stage) => {
+      const functions = resourcesOf(stage, 'AWS::Lambda::Function');
+      const entries = functions.map((fn) => (fn.Metadata as Record<string, string>)[ENTRY_METADATA_KEY]);
+      expect(entries.sort()).toEqual([
+        'lambda/broadcast/handler.ts',
+        'lambda/comments-api/handler.ts',
+        'lambda/websocket-connection/handler.ts',
+        'lambda/websocket-messages/handler.ts',
+      ]);
+      for (const entry of entries) {
+        expect(existsSync(path.join(REPO_ROOT, entry ?? ''))).toBe(true);
+      }
+      for (const fn of functions) {
+        expect(fn.Properties).toMatchObject({
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          Handler: 'index.handler',
+          MemorySize: 256,
+          Environment: { Variables: { STAGE: stage, POWERTOOLS_SERVICE_NAME: expect.any(String) } },
+        });
+      }
+    },
+  );
+
+  it.each(STAGE_NAMES)('gives every %s function its own log group with the stage retention', (stage) => {
+    const config = stageConfigs[stage];
+    const logGroups = resourcesOf(stage, 'AWS::Logs::LogGroup');
+    expect(logGroups).toHaveLength(4);
+    for (const logGroup of logGroups) {
+      expect(logGroup).toMatchObject({
+        Properties: { RetentionInDays: config.logRetention },
+        DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+      });
+    }
+  });
+
+  it('grants no wildcard actions, no wildcard resources and no managed policies', () => {
+    for (const stage of STAGE_NAMES) {
+      const statements = resourcesOf(stage, 'AWS::IAM::Policy').flatMap(
+        (policy) =>
+          (policy.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
+            .Statement,
+      );
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
+        expect(statement.Resource).not.toBe('*');
+      }
+      for (const role of resourcesOf(stage, 'AWS::IAM::Role')) {
+        expect((role.Properties as Record<string, unknown>).ManagedPolicyArns).toBeUndefined();
+      }
+    }
+  });
+});

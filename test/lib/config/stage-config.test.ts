@@ -1,0 +1,56 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  DEFAULT_STAGE,
+  STAGE_NAMES,
+  UnknownStageError,
+  resolveStageConfig,
+  stageConfigs,
+} from '../../../lib/config/stage-config';
+
+describe('resolveStageConfig', () => {
+  it('resolves dev when no stage is given', () => {
+    expect(DEFAULT_STAGE).toBe('dev');
+    expect(resolveStageConfig(undefined)).toBe(stageConfigs.dev);
+  });
+
+  it.each(STAGE_NAMES)('resolves %s to its own config', (stage) => {
+    expect(resolveStageConfig(stage).stageName).toBe(stage);
+  });
+
+  it.each(['qa', 'Prod', '', 42, null])('rejects %p, naming the valid stages', (stage) => {
+    expect(() => resolveStageConfig(stage)).toThrow(UnknownStageError);
+    expect(() => resolveStageConfig(stage)).toThrow(/Valid stages: dev, prod/);
+  });
+});
+
+describe('stageConfigs', () => {
+  it('keeps prod data: retained, point-in-time recoverable, deletion protected', () => {
+    expect(stageConfigs.prod).toMatchObject({
+      removalPolicy: RemovalPolicy.RETAIN,
+      pointInTimeRecovery: true,
+      deletionProtection: true,
+    });
+  });
+
+  it('lets dev data go', () => {
+    expect(stageConfigs.dev).toMatchObject({
+      removalPolicy: RemovalPolicy.DESTROY,
+      pointInTimeRecovery: false,
+      deletionProtection: false,
+    });
+  });
+
+  it.each(STAGE_NAMES)('gives %s connection rows 2 hours plus a 15-minute margin', (stage) => {
+    expect(stageConfigs[stage].connectionTtlSeconds).toBe(8100);
+  });
+
+  it.each(STAGE_NAMES)('gives %s positive throttles with a burst at least the rate', (stage) => {
+    const { webSocketThrottle, httpThrottle, fanOutConcurrency, broadcastTimeoutMs } = stageConfigs[stage];
+    for (const throttle of [webSocketThrottle, httpThrottle]) {
+      expect(throttle.rateLimit).toBeGreaterThan(0);
+      expect(throttle.burstLimit).toBeGreaterThanOrEqual(throttle.rateLimit);
+    }
+    expect(fanOutConcurrency).toBeGreaterThan(0);
+    expect(broadcastTimeoutMs).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,85 @@
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { TableSchema } from '../../../lambda/shared/table-schema';
+import { connectionsTableSchema } from '../../../lambda/shared/table-schema';
+import { SchemaTable, TABLE_SCHEMA_METADATA_KEY } from '../../../lib/constructs/schema-table';
+
+const numericSchema: TableSchema = {
+  id: 'Counters',
+  partitionKey: { name: 'counterId', type: 'N' },
+  globalSecondaryIndexes: [
+    { indexName: 'byOwner', partitionKey: { name: 'owner', type: 'S' }, projection: 'ALL' },
+  ],
+};
+
+function tableTemplate(schema: TableSchema, retain: boolean): Template {
+  const stack = new Stack(new App(), 'Test');
+  new SchemaTable(stack, schema.id, {
+    schema,
+    removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    pointInTimeRecovery: retain,
+    deletionProtection: retain,
+  });
+  return Template.fromStack(stack);
+}
+
+describe('SchemaTable', () => {
+  it('maps keys, indexes with their projection, and the TTL attribute from the schema', () => {
+    tableTemplate(connectionsTableSchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'connectionId', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: 'byTopic', Projection: { ProjectionType: 'KEYS_ONLY' } }),
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('maps number keys, tables without a sort key or TTL, and ALL projections', () => {
+    tableTemplate(numericSchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'counterId', KeyType: 'HASH' }],
+      AttributeDefinitions: [
+        { AttributeName: 'counterId', AttributeType: 'N' },
+        { AttributeName: 'owner', AttributeType: 'S' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byOwner',
+          KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: Match.absent(),
+    });
+  });
+
+  it('names its schema in the resource metadata', () => {
+    tableTemplate(numericSchema, false).hasResource('AWS::DynamoDB::Table', {
+      Metadata: { [TABLE_SCHEMA_METADATA_KEY]: 'Counters' },
+    });
+  });
+
+  it('bills on demand and encrypts with the AWS managed key', () => {
+    tableTemplate(numericSchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('applies the removal policy, point-in-time recovery and deletion protection it is given', () => {
+    tableTemplate(numericSchema, true).hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        DeletionProtectionEnabled: true,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    });
+    tableTemplate(numericSchema, false).hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+  });
+});

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { buildApp, stackName, type RealtimeCommentsStacks } from '../../lib/app';
+import { resolveStageConfig, type StageName } from '../../lib/config/stage-config';
+import { REPO_ROOT } from '../../lib/constructs/handler-function';
+
+/**
+ * cdk.json's context (feature flags among it). `new App()` outside the CLI does not read cdk.json, so
+ * without this the tests would synthesize with different flags than `cdk synth`.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
+export interface SynthesizedStage {
+  readonly app: App;
+  readonly stacks: RealtimeCommentsStacks;
+  readonly templates: {
+    readonly data: Template;
+    readonly realtime: Template;
+    readonly commentsApi: Template;
+  };
+}
+
+/** The app's stacks, by the last part of their name (`RealtimeComments-{stage}-{part}`). */
+export type StackPart = 'Data' | 'Realtime' | 'CommentsApi';
+
+const built = new Map<string, SynthesizedStage>();
+
+/**
+ * Builds the app for a stage the way bin/app.ts does (same buildApp, same context, no env pinned) and
+ * synthesizes it, once per stage per test file.
+ *
+ * esbuild runs for the functions of the `bundle` stacks only (the `aws:cdk:bundling-stacks` context the
+ * CLI sets when only some stacks are selected): each stack test bundles the stack it asserts on and
+ * nothing else, which keeps the suite fast on two cores. The other stacks get CDK's placeholder assets,
+ * which change nothing in their templates but the (masked) asset hash. test/bin bundles everything, as
+ * `cdk synth` does.
+ */
+export function synthStage(stage: StageName, bundle: readonly StackPart[] | 'all' = 'all'): SynthesizedStage {
+  const config = resolveStageConfig(stage);
+  const bundlingStacks = bundle === 'all' ? ['**'] : bundle.map((part) => stackName(config, part));
+  const key = `${stage}:${bundlingStacks.join(',')}`;
+  const cached = built.get(key);
+  if (cached) return cached;
+  const app = new App({ context: { ...cdkJsonContext(), stage, [BUNDLING_STACKS]: bundlingStacks } });
+  const stacks = buildApp(app, config);
+  const synthesized: SynthesizedStage = {
+    app,
+    stacks,
+    templates: {
+      data: Template.fromStack(stacks.data),
+      realtime: Template.fromStack(stacks.realtime),
+      commentsApi: Template.fromStack(stacks.commentsApi),
+    },
+  };
+  built.set(key, synthesized);
+  return synthesized;
+}
+
+export type TemplateJson = {
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
+  Outputs?: Record<string, { Value: unknown }>;
+};
+
+export const templateJson = (template: Template): TemplateJson => template.toJSON() as TemplateJson;
