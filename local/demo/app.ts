@@ -1,0 +1,299 @@
+/**
+ * The local demo page: create or open a post, read and write its comments, and watch changes from other
+ * tabs arrive over the WebSocket. Comment text only ever reaches the DOM through textContent.
+ */
+import {
+  parseServerEvent,
+  type ClientMessage,
+  type Comment,
+  type Post,
+  type ServerEvent,
+} from '../../lambda/shared/protocol';
+
+interface DemoConfig {
+  webSocketUrl: string;
+  apiBaseUrl: string;
+}
+
+type ConnectionState = 'connecting' | 'open' | 'closed';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} missing from the page`);
+  return element as T;
+};
+
+const USER_KEY = 'realtime-comments.userId';
+const RECENT_KEY = 'realtime-comments.recentPosts';
+
+const state = {
+  config: undefined as DemoConfig | undefined,
+  socket: undefined as WebSocket | undefined,
+  postId: undefined as string | undefined,
+  comments: new Map<string, Comment>(),
+  retryMs: 500,
+};
+
+function userId(): string {
+  const input = $<HTMLInputElement>('user-id');
+  return input.value.trim();
+}
+
+function showError(message: string | undefined): void {
+  const box = $('error');
+  box.textContent = message ?? '';
+  box.hidden = !message;
+}
+
+function setConnectionState(next: ConnectionState): void {
+  const badge = $('connection-state');
+  badge.textContent = next;
+  badge.dataset.state = next;
+  badge.className = `state state-${next}`;
+}
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const config = state.config;
+  if (!config) throw new Error('Not configured yet');
+  const headers: Record<string, string> = { 'x-user-id': userId() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${config.apiBaseUrl}/api/v1${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (response.status === 204) return undefined as T;
+  const payload = (await response.json()) as T & { detail?: string };
+  if (!response.ok) throw new Error(payload.detail ?? `${method} ${path} failed with ${response.status}`);
+  return payload;
+}
+
+function send(message: ClientMessage): void {
+  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(message));
+}
+
+function renderComments(): void {
+  const list = $('comments');
+  list.replaceChildren();
+  const sorted = [...state.comments.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const comment of sorted) list.append(renderComment(comment));
+  $('no-comments').hidden = sorted.length > 0;
+}
+
+function renderComment(comment: Comment): HTMLLIElement {
+  const item = document.createElement('li');
+  item.dataset.commentId = comment.id;
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = `${comment.userId} · ${new Date(comment.createdAt).toLocaleString()}${comment.updatedAt ? ' · edited' : ''}`;
+  const content = document.createElement('p');
+  content.className = 'content';
+  content.textContent = comment.content;
+  item.append(meta, content);
+  if (comment.userId === userId()) {
+    const actions = document.createElement('div');
+    actions.className = 'actions';
+    const edit = document.createElement('button');
+    edit.type = 'button';
+    edit.textContent = 'Edit';
+    edit.addEventListener('click', () => void editComment(comment));
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.textContent = 'Delete';
+    remove.addEventListener('click', () => void deleteComment(comment));
+    actions.append(edit, remove);
+    item.append(actions);
+  }
+  return item;
+}
+
+async function editComment(comment: Comment): Promise<void> {
+  const content = window.prompt('Edit comment', comment.content);
+  if (content === null) return;
+  try {
+    const updated = await api<Comment>('PATCH', `/posts/${comment.postId}/comments/${comment.id}`, {
+      content,
+    });
+    state.comments.set(updated.id, updated);
+    renderComments();
+    showError(undefined);
+  } catch (error) {
+    showError((error as Error).message);
+  }
+}
+
+async function deleteComment(comment: Comment): Promise<void> {
+  try {
+    await api<void>('DELETE', `/posts/${comment.postId}/comments/${comment.id}`);
+    state.comments.delete(comment.id);
+    renderComments();
+    showError(undefined);
+  } catch (error) {
+    showError((error as Error).message);
+  }
+}
+
+async function reloadComments(postId: string): Promise<void> {
+  const page = await api<{ comments: Comment[] }>('GET', `/posts/${postId}/comments?limit=100`);
+  if (state.postId !== postId) return;
+  state.comments = new Map(page.comments.map((c) => [c.id, c]));
+  renderComments();
+}
+
+function onEvent(event: ServerEvent): void {
+  switch (event.type) {
+    case 'comments.list':
+      if (event.data.postId !== state.postId) return;
+      state.comments = new Map(event.data.comments.map((c) => [c.id, c]));
+      renderComments();
+      return;
+    case 'comment.created':
+      if (event.data.postId !== state.postId) return;
+      state.comments.set(event.data.comment.id, event.data.comment);
+      renderComments();
+      return;
+    case 'comment.updated':
+      if (event.data.postId !== state.postId) return;
+      if (event.data.action === 'deleted') {
+        state.comments.delete(event.data.commentId);
+        renderComments();
+      } else {
+        // The event names the comment but carries no content: read the post's comments again.
+        void reloadComments(event.data.postId);
+      }
+      return;
+    case 'error':
+      showError(`${event.data.code}: ${event.data.message}`);
+      return;
+    default:
+      return;
+  }
+}
+
+function connect(): void {
+  const config = state.config;
+  if (!config) return;
+  setConnectionState('connecting');
+  const socket = new WebSocket(config.webSocketUrl);
+  state.socket = socket;
+  socket.addEventListener('open', () => {
+    state.retryMs = 500;
+    setConnectionState('open');
+    if (state.postId) send({ action: 'subscribe', postId: state.postId });
+  });
+  socket.addEventListener('message', (message) => {
+    const event = typeof message.data === 'string' ? parseServerEvent(message.data) : undefined;
+    if (event) onEvent(event);
+  });
+  socket.addEventListener('close', () => {
+    setConnectionState('closed');
+    // Back off with jitter so a restarted gateway is not hit by every tab at once.
+    const delay = state.retryMs * (0.5 + Math.random());
+    state.retryMs = Math.min(state.retryMs * 2, 15_000);
+    setTimeout(connect, delay);
+  });
+}
+
+function rememberPost(post: Pick<Post, 'id' | 'title'>): void {
+  const recent = loadRecent().filter((p) => p.id !== post.id);
+  recent.unshift({ id: post.id, title: post.title });
+  localStorage.setItem(RECENT_KEY, JSON.stringify(recent.slice(0, 10)));
+  renderRecent();
+}
+
+function loadRecent(): Pick<Post, 'id' | 'title'>[] {
+  try {
+    const parsed: unknown = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]');
+    return Array.isArray(parsed) ? (parsed as Pick<Post, 'id' | 'title'>[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function renderRecent(): void {
+  const list = $('recent-posts');
+  list.replaceChildren(
+    ...loadRecent().map((post) => {
+      const item = document.createElement('li');
+      const link = document.createElement('a');
+      link.href = `#post=${encodeURIComponent(post.id)}`;
+      link.textContent = post.title;
+      item.append(link);
+      return item;
+    }),
+  );
+}
+
+async function openPost(postId: string): Promise<void> {
+  try {
+    const post = await api<Post>('GET', `/posts/${encodeURIComponent(postId)}`);
+    if (state.postId && state.postId !== post.id) send({ action: 'unsubscribe', postId: state.postId });
+    state.postId = post.id;
+    state.comments = new Map();
+    $('post-heading').textContent = post.title;
+    $('current-post-id').textContent = post.id;
+    $('post-panel').hidden = false;
+    renderComments();
+    rememberPost(post);
+    send({ action: 'subscribe', postId: post.id });
+    showError(undefined);
+  } catch (error) {
+    showError((error as Error).message);
+  }
+}
+
+function postIdFromHash(): string | undefined {
+  const match = /^#post=(.+)$/.exec(window.location.hash);
+  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
+
+async function main(): Promise<void> {
+  const userInput = $<HTMLInputElement>('user-id');
+  userInput.value = localStorage.getItem(USER_KEY) ?? `user-${Math.random().toString(36).slice(2, 8)}`;
+  localStorage.setItem(USER_KEY, userInput.value);
+  userInput.addEventListener('change', () => {
+    localStorage.setItem(USER_KEY, userInput.value.trim());
+    renderComments();
+  });
+
+  state.config = (await (await fetch('/config.json')).json()) as DemoConfig;
+  renderRecent();
+  connect();
+
+  $('create-post').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const title = $<HTMLInputElement>('post-title');
+    api<Post>('POST', '/posts', { title: title.value })
+      .then((post) => {
+        title.value = '';
+        window.location.hash = `post=${encodeURIComponent(post.id)}`;
+      })
+      .catch((error: Error) => showError(error.message));
+  });
+  $('open-post').addEventListener('submit', (event) => {
+    event.preventDefault();
+    window.location.hash = `post=${encodeURIComponent($<HTMLInputElement>('post-id').value.trim())}`;
+  });
+  $('add-comment').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const textarea = $<HTMLTextAreaElement>('comment-content');
+    const postId = state.postId;
+    if (!postId) return;
+    api<Comment>('POST', `/posts/${postId}/comments`, { content: textarea.value })
+      .then((comment) => {
+        textarea.value = '';
+        state.comments.set(comment.id, comment);
+        renderComments();
+        showError(undefined);
+      })
+      .catch((error: Error) => showError(error.message));
+  });
+  window.addEventListener('hashchange', () => {
+    const postId = postIdFromHash();
+    if (postId) void openPost(postId);
+  });
+  const initial = postIdFromHash();
+  if (initial) await openPost(initial);
+}
+
+void main();

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LocalLambda } from './lambda-runtime';
+import type { LocalApi } from './template-model';
+
+/**
+ * An HTTP API (API Gateway v2) in front of local functions: matches the request against the API's route
+ * keys (`METHOD /path/{param}`, `ANY`, greedy `{proxy+}`, `$default`), builds a payload-format-2.0 event,
+ * invokes the route's function and maps its result back as API Gateway does.
+ */
+
+interface CompiledRoute {
+  routeKey: string;
+  method: string;
+  pattern: RegExp;
+  paramNames: string[];
+  functionKey: string;
+}
+
+function compileRoute(routeKey: string, functionKey: string): CompiledRoute {
+  if (routeKey === '$default') {
+    return { routeKey, method: 'ANY', pattern: /^.*$/, paramNames: [], functionKey };
+  }
+  const [method = 'ANY', routePath = '/'] = routeKey.split(' ');
+  const paramNames: string[] = [];
+  const source = routePath
+    .split('/')
+    .map((segment) => {
+      const greedy = /^\{(.+)\+\}$/.exec(segment);
+      if (greedy?.[1]) {
+        paramNames.push(greedy[1]);
+        return '(.+)';
+      }
+      const param = /^\{(.+)\}$/.exec(segment);
+      if (param?.[1]) {
+        paramNames.push(param[1]);
+        return '([^/]+)';
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { routeKey, method, pattern: new RegExp(`^${source}/?$`), paramNames, functionKey };
+}
+
+export interface HttpApiOptions {
+  api: LocalApi;
+  lambdas: Map<string, LocalLambda>;
+  /** Host name API Gateway would report in requestContext.domainName. */
+  domainName: string;
+  accountId: string;
+}
+
+export interface HttpRequest {
+  method: string;
+  /** Path below the stage prefix (the route's view of the path). */
+  path: string;
+  rawPath: string;
+  rawQueryString: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  sourceIp: string;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+const TEXT_CONTENT = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded))/;
+
+export class LocalHttpApi {
+  private readonly routes: CompiledRoute[];
+  private readonly defaultRoute: CompiledRoute | undefined;
+
+  constructor(private readonly options: HttpApiOptions) {
+    const compiled = options.api.routes.map((route) => compileRoute(route.routeKey, route.functionKey));
+    this.defaultRoute = compiled.find((route) => route.routeKey === '$default');
+    // API Gateway prefers the most specific route: fewer parameters, then longer literal paths.
+    this.routes = compiled
+      .filter((route) => route.routeKey !== '$default')
+      .sort((a, b) => a.paramNames.length - b.paramNames.length || b.routeKey.length - a.routeKey.length);
+  }
+
+  get api(): LocalApi {
+    return this.options.api;
+  }
+
+  /** Whether a request would reach a route (CORS preflights count when CORS is configured). */
+  matches(method: string, path: string): boolean {
+    if (method === 'OPTIONS' && this.options.api.cors) return true;
+    return this.match(method, path) !== undefined;
+  }
+
+  private match(
+    method: string,
+    path: string,
+  ): { route: CompiledRoute; params: Record<string, string> } | undefined {
+    for (const route of this.routes) {
+      if (route.method !== 'ANY' && route.method !== method) continue;
+      const found = route.pattern.exec(path);
+      if (!found) continue;
+      const params: Record<string, string> = {};
+      route.paramNames.forEach((name, index) => {
+        params[name] = decodeURIComponent(found[index + 1] ?? '');
+      });
+      return { route, params };
+    }
+    return this.defaultRoute ? { route: this.defaultRoute, params: {} } : undefined;
+  }
+
+  private corsHeaders(request: HttpRequest): Record<string, string> {
+    const cors = this.options.api.cors;
+    const origin = request.headers.origin;
+    if (!cors || !origin) return {};
+    const allowed = cors.AllowOrigins ?? [];
+    if (!allowed.includes('*') && !allowed.includes(origin)) return {};
+    const headers: Record<string, string> = {
+      'access-control-allow-origin': allowed.includes('*') ? '*' : origin,
+    };
+    if (cors.ExposeHeaders?.length) headers['access-control-expose-headers'] = cors.ExposeHeaders.join(',');
+    if (cors.AllowCredentials) headers['access-control-allow-credentials'] = 'true';
+    return headers;
+  }
+
+  async handle(request: HttpRequest): Promise<HttpResponse> {
+    const cors = this.options.api.cors;
+    if (cors && request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+      return {
+        statusCode: 204,
+        headers: {
+          ...this.corsHeaders(request),
+          'access-control-allow-methods': (cors.AllowMethods ?? ['*']).join(','),
+          'access-control-allow-headers': (cors.AllowHeaders ?? ['*']).join(','),
+          ...(cors.MaxAge !== undefined ? { 'access-control-max-age': String(cors.MaxAge) } : {}),
+        },
+        body: Buffer.alloc(0),
+      };
+    }
+    const matched = this.match(request.method, request.path);
+    if (!matched) {
+      return jsonResponse(404, { message: 'Not Found' }, this.corsHeaders(request));
+    }
+    const lambda = this.options.lambdas.get(matched.route.functionKey);
+    if (!lambda) return jsonResponse(500, { message: 'Internal Server Error' }, {});
+
+    const event = this.buildEvent(request, matched.route.routeKey, matched.params);
+    let result: unknown;
+    try {
+      result = await lambda.invoke(event);
+    } catch (error) {
+      console.error(`[local] ${matched.route.functionKey} failed: ${(error as Error).message}`);
+      return jsonResponse(500, { message: 'Internal Server Error' }, this.corsHeaders(request));
+    }
+    const response = toHttpResponse(result);
+    return { ...response, headers: { ...response.headers, ...this.corsHeaders(request) } };
+  }
+
+  private buildEvent(
+    request: HttpRequest,
+    routeKey: string,
+    params: Record<string, string>,
+  ): Record<string, unknown> {
+    const now = new Date();
+    const contentType = request.headers['content-type'] ?? '';
+    const isText = request.body.length === 0 || TEXT_CONTENT.test(contentType);
+    const queryStringParameters: Record<string, string> = {};
+    for (const [key, value] of new URLSearchParams(request.rawQueryString)) {
+      queryStringParameters[key] =
+        key in queryStringParameters ? `${queryStringParameters[key]},${value}` : value;
+    }
+    const cookies = request.headers.cookie?.split(';').map((c) => c.trim());
+    const { cookie: _cookie, ...headers } = request.headers;
+    return {
+      version: '2.0',
+      routeKey,
+      rawPath: request.rawPath,
+      rawQueryString: request.rawQueryString,
+      ...(cookies ? { cookies } : {}),
+      headers,
+      ...(request.rawQueryString ? { queryStringParameters } : {}),
+      requestContext: {
+        accountId: this.options.accountId,
+        apiId: this.options.api.logicalId,
+        domainName: this.options.domainName,
+        domainPrefix: this.options.domainName.split('.')[0],
+        http: {
+          method: request.method,
+          path: request.rawPath,
+          protocol: 'HTTP/1.1',
+          sourceIp: request.sourceIp,
+          userAgent: request.headers['user-agent'] ?? '',
+        },
+        requestId: randomUUID(),
+        routeKey,
+        stage: this.options.api.stageName,
+        time: now.toUTCString(),
+        timeEpoch: now.getTime(),
+      },
+      ...(Object.keys(params).length ? { pathParameters: params } : {}),
+      ...(request.body.length
+        ? {
+            body: isText ? request.body.toString('utf8') : request.body.toString('base64'),
+            isBase64Encoded: !isText,
+          }
+        : { isBase64Encoded: false }),
+    };
+  }
+}
+
+function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string>): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
+/** Payload format 2.0 response rules: a structured result is used as is; anything else is JSON with 200. */
+function toHttpResponse(result: unknown): HttpResponse {
+  if (typeof result === 'object' && result !== null && 'statusCode' in result) {
+    const structured = result as {
+      statusCode: number;
+      headers?: Record<string, string | number | boolean>;
+      body?: string;
+      isBase64Encoded?: boolean;
+      cookies?: string[];
+    };
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(structured.headers ?? {}))
+      headers[name.toLowerCase()] = String(value);
+    const body = structured.body ?? '';
+    return {
+      statusCode: structured.statusCode,
+      headers,
+      body: structured.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
+    };
+  }
+  if (typeof result === 'string') {
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(result) };
+  }
+  return jsonResponse(200, result ?? null, {});
+}
+
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+export function send(res: ServerResponse, response: HttpResponse): void {
+  res.writeHead(response.statusCode, { ...response.headers, 'content-length': String(response.body.length) });
+  res.end(response.body);
+}

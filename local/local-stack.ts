@@ -1,0 +1,352 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { buildApp } from '../lib/app';
+import { resolveStageConfig } from '../lib/config/stage-config';
+import { TABLE_SCHEMA_METADATA_KEY } from '../lib/constructs/schema-table';
+import { commentsTableSchema, connectionsTableSchema, type TableSchema } from '../lambda/shared/table-schema';
+import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './dynamodb-local';
+import { FaultSettingsError, faultsFromEnv, mergeFaults, NO_FAULTS, type FaultSettings } from './faults';
+import { headersOf, LocalHttpApi, readBody, send } from './http-api';
+import { LocalLambda } from './lambda-runtime';
+import { createStaticFiles } from './static-files';
+import { buildLocalModel, type LocalApi, type LocalModel, type StackTemplate } from './template-model';
+import { LocalWebSocketGateway } from './websocket-gateway';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const SCHEMAS: readonly TableSchema[] = [connectionsTableSchema, commentsTableSchema];
+/** Request bodies the local HTTP APIs accept: API Gateway's HTTP API payload limit is 10 MB. */
+const MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface LocalStackOptions {
+  stage: string;
+  /** Comments API and the demo page. */
+  appPort: number;
+  /** WebSocket API, its Management API, and the stage-prefixed HTTP APIs (broadcast). */
+  gatewayPort: number;
+  dynamoDbPort: number;
+  /** Keep DynamoDB Local's data in this folder instead of memory. */
+  dynamoDbPath?: string;
+  /** Where to write the `cdk deploy --outputs-file`-shaped outputs. */
+  outputsFile: string;
+  /** Host name used in URLs. */
+  host: string;
+  idleTimeoutMs?: number;
+  maxConnectionMs?: number;
+  faults: FaultSettings;
+  /** The synthesized cloud assembly goes here. */
+  assemblyDir: string;
+  log: (message: string) => void;
+}
+
+export function optionsFromEnv(env: Record<string, string | undefined> = process.env): LocalStackOptions {
+  const int = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+    return value;
+  };
+  const options: LocalStackOptions = {
+    stage: env.LOCAL_STAGE || 'dev',
+    appPort: int('LOCAL_APP_PORT', 3000),
+    gatewayPort: int('LOCAL_GATEWAY_PORT', 3001),
+    dynamoDbPort: int('LOCAL_DYNAMODB_PORT', 8000),
+    outputsFile: path.resolve(env.LOCAL_OUTPUTS_FILE || path.join(REPO_ROOT, 'local-outputs.json')),
+    host: env.LOCAL_HOST || 'localhost',
+    faults: faultsFromEnv(env),
+    assemblyDir: path.resolve(env.LOCAL_ASSEMBLY_DIR || path.join(REPO_ROOT, 'cdk.out.local')),
+    log: (message) => console.log(`[local] ${message}`),
+  };
+  if (env.LOCAL_DYNAMODB_PATH) options.dynamoDbPath = path.resolve(env.LOCAL_DYNAMODB_PATH);
+  if (env.LOCAL_IDLE_TIMEOUT_MS) options.idleTimeoutMs = int('LOCAL_IDLE_TIMEOUT_MS', 0);
+  if (env.LOCAL_MAX_CONNECTION_MS) options.maxConnectionMs = int('LOCAL_MAX_CONNECTION_MS', 0);
+  return options;
+}
+
+export interface RunningLocalStack {
+  outputs: Record<string, Record<string, string>>;
+  model: LocalModel;
+  dynamoDbEndpoint: string;
+  faults(): FaultSettings;
+  setFaults(update: Record<string, unknown>): FaultSettings;
+  stop(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+async function assertPortFree(port: number, purpose: string, envName: string): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new PortInUseError(
+              `Port ${port} (${purpose}) is already in use — is another local stack running? ` +
+                `Stop it, or choose another port with ${envName}=<port>.`,
+            )
+          : error,
+      );
+    });
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+/** Synthesizes the CDK app for the stage, bundling every function, exactly as `cdk synth` does. */
+function synthesize(stage: string, assemblyDir: string): StackTemplate[] {
+  const cdkJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  // Asset metadata (aws:asset:path) is what the CLI turns on; it tells where each function's bundle is.
+  const app = new App({
+    outdir: assemblyDir,
+    context: { ...cdkJson.context, stage, 'aws:cdk:enable-asset-metadata': true },
+  });
+  buildApp(app, resolveStageConfig(stage));
+  const assembly = app.synth();
+  return assembly.stacks.map((stack) => ({
+    stackName: stack.stackName,
+    template: stack.template,
+    assemblyDir: assembly.directory,
+  }));
+}
+
+function schemaFor(table: LocalModel['tables'][number], stacks: StackTemplate[]): TableSchema {
+  const resource = stacks.find((s) => s.stackName === table.stackName)?.template.Resources?.[
+    table.logicalId
+  ] as { Metadata?: Record<string, unknown> } | undefined;
+  const id = resource?.Metadata?.[TABLE_SCHEMA_METADATA_KEY];
+  const schema = SCHEMAS.find((s) => s.id === id);
+  if (!schema)
+    throw new Error(`Table ${table.logicalId} names no known schema (metadata ${TABLE_SCHEMA_METADATA_KEY})`);
+  return schema;
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function toHttpRequest(req: IncomingMessage, pathBelowStage: string, url: URL) {
+  const body = await readBody(req, MAX_HTTP_BODY_BYTES);
+  return {
+    method: req.method ?? 'GET',
+    path: pathBelowStage,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers: headersOf(req),
+    body: body ?? Buffer.alloc(0),
+    tooLarge: body === undefined,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+  };
+}
+
+const jsonReply = (res: ServerResponse, statusCode: number, body: unknown): void =>
+  send(res, {
+    statusCode,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(body)),
+  });
+
+export async function startLocalStack(options: LocalStackOptions): Promise<RunningLocalStack> {
+  const started = Date.now();
+  await assertPortFree(options.appPort, 'comments API and demo page', 'LOCAL_APP_PORT');
+  await assertPortFree(options.gatewayPort, 'WebSocket and broadcast gateway', 'LOCAL_GATEWAY_PORT');
+  await assertPortFree(options.dynamoDbPort, 'DynamoDB Local', 'LOCAL_DYNAMODB_PORT');
+
+  const stopping: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const step of stopping.reverse()) {
+      await step().catch((error: Error) => options.log(`stop: ${error.message}`));
+    }
+    stopping.length = 0;
+  };
+
+  try {
+    // DynamoDB Local (a JVM) warms up in its own process while the synth bundles the functions.
+    options.log('starting DynamoDB Local …');
+    const dynamoStarting = startDynamoDbLocal(
+      options.dynamoDbPath
+        ? { port: options.dynamoDbPort, path: options.dynamoDbPath }
+        : { port: options.dynamoDbPort },
+    );
+    stopping.push(async () => (await dynamoStarting).stop());
+    options.log(`synthesizing stage "${options.stage}" …`);
+    const stacks = synthesize(options.stage, options.assemblyDir);
+
+    // Stage-named APIs live on the gateway port under /<stage>, as on execute-api; $default ones on the app port.
+    const portOf = (api: LocalApi): number =>
+      api.protocol === 'WEBSOCKET' || api.stageName !== '$default' ? options.gatewayPort : options.appPort;
+    const region = 'us-east-1';
+    const accountId = '000000000000';
+    const model = buildLocalModel(stacks, {
+      httpBaseUrl: (api) => `http://${options.host}:${portOf(api)}`,
+      region,
+      accountId,
+    });
+
+    const dynamo: DynamoDbLocal = await dynamoStarting;
+    for (const table of model.tables) {
+      await ensureTable(dynamo.client, schemaFor(table, stacks), table.tableName);
+    }
+
+    // What Lambda's environment provides, plus the local endpoints; each function's own variables go on top.
+    const baseEnv: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      TZ: 'UTC',
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      POWERTOOLS_LOG_LEVEL: process.env.LOCAL_LOG_LEVEL || 'WARN',
+      POWERTOOLS_METRICS_DISABLED: process.env.LOCAL_METRICS === 'true' ? 'false' : 'true',
+    };
+    const lambdas = new Map<string, LocalLambda>();
+    for (const fn of model.functions.values()) lambdas.set(fn.key, new LocalLambda(fn, baseEnv));
+    stopping.push(async () => {
+      await Promise.all([...lambdas.values()].map((lambda) => lambda.stop()));
+    });
+    await Promise.all([...lambdas.values()].map((lambda) => lambda.ready));
+
+    let faults: FaultSettings = options.faults;
+    const getFaults = (): FaultSettings => faults;
+    const setFaults = (update: Record<string, unknown>): FaultSettings =>
+      (faults = mergeFaults(faults, update));
+
+    const gatewayDomain = `${options.host}:${options.gatewayPort}`;
+    const webSocketGateways = model.apis
+      .filter((api) => api.protocol === 'WEBSOCKET')
+      .map(
+        (api) =>
+          new LocalWebSocketGateway({
+            api,
+            lambdas,
+            domainName: gatewayDomain,
+            accountId,
+            faults: getFaults,
+            ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+            ...(options.maxConnectionMs ? { maxConnectionMs: options.maxConnectionMs } : {}),
+            log: options.log,
+          }),
+      );
+    const httpApis = model.apis
+      .filter((api) => api.protocol === 'HTTP')
+      .map(
+        (api) =>
+          new LocalHttpApi({
+            api,
+            lambdas,
+            domainName: `${options.host}:${portOf(api)}`,
+            accountId,
+          }),
+      );
+    const stagedHttpApis = httpApis.filter((http) => portOf(http.api) === options.gatewayPort);
+    const appHttpApis = httpApis.filter((http) => portOf(http.api) === options.appPort);
+
+    const handleFaults = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      if (req.method === 'GET') return jsonReply(res, 200, faults);
+      if (req.method === 'DELETE') {
+        faults = NO_FAULTS;
+        return jsonReply(res, 200, faults);
+      }
+      if (req.method === 'PUT' || req.method === 'POST') {
+        const body = await readBody(req, 64 * 1024);
+        try {
+          const update: unknown = JSON.parse(body?.toString('utf8') ?? '');
+          if (typeof update !== 'object' || update === null || Array.isArray(update)) {
+            throw new FaultSettingsError('Body must be a JSON object of fault settings');
+          }
+          return jsonReply(res, 200, setFaults(update as Record<string, unknown>));
+        } catch (error) {
+          return jsonReply(res, 400, { message: (error as Error).message });
+        }
+      }
+      return jsonReply(res, 405, { message: 'Use GET, PUT or DELETE' });
+    };
+
+    const gatewayServer = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      if (url.pathname === '/_local/faults') return void handleFaults(req, res);
+      for (const gateway of webSocketGateways) if (gateway.handleManagement(req, res)) return;
+      const http = stagedHttpApis.find((h) => url.pathname.startsWith(`/${h.api.stageName}/`));
+      if (!http) return jsonReply(res, 404, { message: 'Not Found' });
+      void (async () => {
+        if (faults.broadcastUnavailable) return jsonReply(res, 503, { message: 'Service Unavailable' });
+        const request = await toHttpRequest(req, url.pathname.slice(http.api.stageName.length + 1), url);
+        if (request.tooLarge) return jsonReply(res, 413, { message: 'Request Entity Too Large' });
+        send(res, await http.handle(request));
+      })().catch((error: Error) => jsonReply(res, 500, { message: error.message }));
+    });
+    gatewayServer.on('upgrade', (req, socket, head) => {
+      for (const gateway of webSocketGateways) if (gateway.handleUpgrade(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+    });
+
+    const webSocketApi = webSocketGateways[0];
+    if (!webSocketApi) throw new Error('The app defines no WebSocket API');
+    const serveStatic = createStaticFiles({
+      webSocketUrl: `ws://${options.host}:${options.gatewayPort}/${webSocketApi.stage}`,
+      apiBaseUrl: '',
+    });
+    const appServer = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      void (async () => {
+        const request = await toHttpRequest(req, url.pathname, url);
+        if (request.tooLarge) return jsonReply(res, 413, { message: 'Request Entity Too Large' });
+        const http = appHttpApis.find((h) => h.matches(request.method, request.path));
+        if (http) return send(res, await http.handle(request));
+        const file =
+          req.method === 'GET' || req.method === 'HEAD' ? await serveStatic(url.pathname) : undefined;
+        if (file) return send(res, file);
+        jsonReply(res, 404, { message: 'Not Found' });
+      })().catch((error: Error) => jsonReply(res, 500, { message: error.message }));
+    });
+
+    await listen(gatewayServer, options.gatewayPort);
+    stopping.push(async () => {
+      await Promise.all(webSocketGateways.map((gateway) => gateway.stop()));
+      gatewayServer.closeAllConnections();
+      await new Promise<void>((resolve) => gatewayServer.close(() => resolve()));
+    });
+    await listen(appServer, options.appPort);
+    stopping.push(async () => {
+      appServer.closeAllConnections();
+      await new Promise<void>((resolve) => appServer.close(() => resolve()));
+    });
+
+    const outputs = {
+      ...model.outputs,
+      LocalStack: {
+        DemoPageUrl: `http://${options.host}:${options.appPort}/`,
+        DynamoDbEndpoint: dynamo.endpoint,
+        FaultsUrl: `http://${options.host}:${options.gatewayPort}/_local/faults`,
+      },
+    };
+    await writeFile(options.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
+
+    for (const [stackName, values] of Object.entries(outputs)) {
+      for (const [key, value] of Object.entries(values)) options.log(`${stackName}.${key} = ${value}`);
+    }
+    options.log(`outputs written to ${options.outputsFile}`);
+    options.log(
+      `ready in ${((Date.now() - started) / 1000).toFixed(1)} s — open http://${options.host}:${options.appPort}/`,
+    );
+
+    return { outputs, model, dynamoDbEndpoint: dynamo.endpoint, faults: getFaults, setFaults, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  CONNECTIONS_BY_TOPIC_INDEX,
+  connectionKeys,
+  connectionsTableSchema,
+} from '../../lambda/shared/table-schema';
+
+/**
+ * Where the e2e suite points: the local stack the global setup started, or a deployed stage whose
+ * `cdk deploy --outputs-file` JSON is named by E2E_OUTPUTS_FILE. Both files have the same shape
+ * (stack name → output key → value), so the tests read URLs and table names the same way.
+ */
+export interface E2eTarget {
+  webSocketUrl: string;
+  commentsApiUrl: string;
+  broadcastUrl: string;
+  connectionsTableName: string;
+  commentsTableName: string;
+  /** Only on the local stack. */
+  faultsUrl?: string;
+  dynamoDbEndpoint?: string;
+}
+
+function findOutput(outputs: Record<string, Record<string, string>>, key: string): string | undefined {
+  for (const stack of Object.values(outputs)) {
+    if (stack[key] !== undefined) return stack[key];
+  }
+  return undefined;
+}
+
+export function loadTarget(): E2eTarget {
+  const file = process.env.E2E_OUTPUTS_FILE ?? process.env.E2E_LOCAL_OUTPUTS_FILE;
+  if (!file) throw new Error('No outputs file: run through the e2e project, or set E2E_OUTPUTS_FILE');
+  const outputs = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  const required = (key: string): string => {
+    const value = findOutput(outputs, key);
+    if (!value) throw new Error(`Output ${key} missing from ${file}`);
+    return value.replace(/\/$/, '');
+  };
+  const target: E2eTarget = {
+    webSocketUrl: required('WebSocketUrl'),
+    commentsApiUrl: required('CommentsApiUrl'),
+    broadcastUrl: required('BroadcastUrl'),
+    connectionsTableName: required('ConnectionsTableName'),
+    commentsTableName: required('CommentsTableName'),
+  };
+  const faultsUrl = findOutput(outputs, 'FaultsUrl');
+  const dynamoDbEndpoint = findOutput(outputs, 'DynamoDbEndpoint');
+  if (faultsUrl) target.faultsUrl = faultsUrl;
+  if (dynamoDbEndpoint) target.dynamoDbEndpoint = dynamoDbEndpoint;
+  return target;
+}
+
+/** A document client for the target's tables: DynamoDB Local, or the deployed account's (your credentials). */
+export function documentClient(target: E2eTarget): DynamoDBDocumentClient {
+  const client = new DynamoDBClient(
+    target.dynamoDbEndpoint
+      ? {
+          endpoint: target.dynamoDbEndpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' },
+        }
+      : {},
+  );
+  return DynamoDBDocumentClient.from(client);
+}
+
+/** Every row (connection and subscriptions) stored for one connection id. */
+export async function connectionRows(
+  client: DynamoDBDocumentClient,
+  target: E2eTarget,
+  connectionId: string,
+): Promise<Record<string, unknown>[]> {
+  const result = await client.send(
+    new QueryCommand({
+      TableName: target.connectionsTableName,
+      KeyConditionExpression: '#pk = :id',
+      ExpressionAttributeNames: { '#pk': connectionsTableSchema.partitionKey.name },
+      ExpressionAttributeValues: { ':id': connectionId },
+      ConsistentRead: true,
+    }),
+  );
+  return result.Items ?? [];
+}
+
+/** Connection ids subscribed to a post, read from the byTopic index as the fan-out reads them. */
+export async function subscriberIds(
+  client: DynamoDBDocumentClient,
+  target: E2eTarget,
+  postId: string,
+): Promise<string[]> {
+  const result = await client.send(
+    new QueryCommand({
+      TableName: target.connectionsTableName,
+      IndexName: CONNECTIONS_BY_TOPIC_INDEX,
+      KeyConditionExpression: 'topic = :topic',
+      ExpressionAttributeValues: { ':topic': connectionKeys.postTopic(postId) },
+    }),
+  );
+  return (result.Items ?? []).map((item) => String(item[connectionsTableSchema.partitionKey.name]));
+}
+
+/** Polls until the check passes or the deadline is reached; for effects that land after a response. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
