@@ -8,8 +8,6 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.tsx?$': 'ts-jest' },
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
-  // Template tests bundle every function with esbuild and e2e tests wait on real sockets: room on 2 cores.
-  testTimeout: 60000,
 };
 
 const deployedTarget = Boolean(process.env.E2E_OUTPUTS_FILE);
@@ -39,4 +37,7 @@ module.exports = {
       globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
     },
   ],
+  // Template tests bundle every function with esbuild and e2e tests wait on real sockets: room on 2 cores.
+  // (testTimeout is a global option: inside `projects` it would be ignored.)
+  testTimeout: 60000,
 };

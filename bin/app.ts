@@ -11,4 +11,5 @@ const stageConfig = resolveStageConfig(app.node.tryGetContext('stage') ?? undefi
 const { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: region } = process.env;
 const env: Environment | undefined = account || region ? { account, region } : undefined;
 
-buildApp(app, stageConfig, env);
+// cdk-nag runs over every stack (buildApp's default): an unacknowledged finding fails the synth.
+buildApp(app, stageConfig, { env, nag: true });

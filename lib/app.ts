@@ -1,4 +1,5 @@
-import { Tags, type App, type Environment } from 'aws-cdk-lib';
+import { Tags, Validations, type App, type Environment } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { StageConfig } from './config/stage-config';
 import { CommentsApiStack } from './stacks/comments-api-stack';
 import { DataStack } from './stacks/data-stack';
@@ -10,22 +11,47 @@ export interface RealtimeCommentsStacks {
   readonly commentsApi: CommentsApiStack;
 }
 
+export interface BuildAppOptions {
+  /** account/region to pin the stacks to; leave undefined for environment-agnostic templates. */
+  readonly env?: Environment;
+  /**
+   * Run cdk-nag's AWS Solutions rules over every stack when the app synthesizes: any finding that is not
+   * acknowledged (Validations.of(construct).acknowledge, with a reason, next to the resource) makes
+   * app.synth() throw, and with it `cdk synth`, `cdk deploy` and the template tests.
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
 /** `RealtimeComments-{stage}-{part}`: the stack id and the CloudFormation stack name. */
 export const stackName = (stageConfig: StageConfig, part: string): string =>
   `RealtimeComments-${stageConfig.stageName}-${part}`;
 
 /**
- * The one wiring of the app's stacks for a stage, called by bin/app.ts and by the template tests alike.
- * @param env account/region to pin the stacks to; leave undefined for environment-agnostic templates
+ * Registers cdk-nag's AWS Solutions pack as a validation plugin: it runs at synthesis, over every stack
+ * of the app, after every construct has been built.
  */
-export function buildApp(app: App, stageConfig: StageConfig, env?: Environment): RealtimeCommentsStacks {
+export function addNagChecks(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+}
+
+/**
+ * The one wiring of the app's stacks for a stage, called by bin/app.ts, the template tests and the local
+ * stack alike.
+ */
+export function buildApp(
+  app: App,
+  stageConfig: StageConfig,
+  options: BuildAppOptions = {},
+): RealtimeCommentsStacks {
+  const { env, nag = true } = options;
   Tags.of(app).add('project', 'realtime-comments');
   Tags.of(app).add('stage', stageConfig.stageName);
 
   const data = new DataStack(app, stackName(stageConfig, 'Data'), {
     env,
     stageConfig,
-    description: `Realtime comments (${stageConfig.stageName}): DynamoDB tables`,
+    description: `Realtime comments (${stageConfig.stageName}): DynamoDB tables and user identity`,
   });
   const realtime = new RealtimeStack(app, stackName(stageConfig, 'Realtime'), {
     env,
@@ -33,6 +59,7 @@ export function buildApp(app: App, stageConfig: StageConfig, env?: Environment):
     description: `Realtime comments (${stageConfig.stageName}): WebSocket API and broadcast API`,
     connectionsTable: data.connectionsTable,
     commentsTable: data.commentsTable,
+    identity: data.identity,
   });
   const commentsApi = new CommentsApiStack(app, stackName(stageConfig, 'CommentsApi'), {
     env,
@@ -41,6 +68,8 @@ export function buildApp(app: App, stageConfig: StageConfig, env?: Environment):
     commentsTable: data.commentsTable,
     webSocketStage: realtime.webSocketStage,
     broadcastStage: realtime.broadcastStage,
+    identity: data.identity,
   });
+  if (nag) addNagChecks(app);
   return { data, realtime, commentsApi };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalLambda } from './lambda-runtime';
-import type { LocalApi } from './template-model';
+import { claimsForEvent, readIdentitySource, type RouteAuthorizers } from './authorizers';
+import type { LocalApi, LocalRoute, RouteAuthorization } from './template-model';
 
 /**
  * An HTTP API (API Gateway v2) in front of local functions: matches the request against the API's route
@@ -15,11 +16,12 @@ interface CompiledRoute {
   pattern: RegExp;
   paramNames: string[];
   functionKey: string;
+  authorization: RouteAuthorization;
 }
 
-function compileRoute(routeKey: string, functionKey: string): CompiledRoute {
+function compileRoute({ routeKey, functionKey, authorization }: LocalRoute): CompiledRoute {
   if (routeKey === '$default') {
-    return { routeKey, method: 'ANY', pattern: /^.*$/, paramNames: [], functionKey };
+    return { routeKey, method: 'ANY', pattern: /^.*$/, paramNames: [], functionKey, authorization };
   }
   const [method = 'ANY', routePath = '/'] = routeKey.split(' ');
   const paramNames: string[] = [];
@@ -39,7 +41,7 @@ function compileRoute(routeKey: string, functionKey: string): CompiledRoute {
       return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     })
     .join('/');
-  return { routeKey, method, pattern: new RegExp(`^${source}/?$`), paramNames, functionKey };
+  return { routeKey, method, pattern: new RegExp(`^${source}/?$`), paramNames, functionKey, authorization };
 }
 
 export interface HttpApiOptions {
@@ -48,6 +50,7 @@ export interface HttpApiOptions {
   /** Host name API Gateway would report in requestContext.domainName. */
   domainName: string;
   accountId: string;
+  authorizers: RouteAuthorizers;
 }
 
 export interface HttpRequest {
@@ -74,7 +77,7 @@ export class LocalHttpApi {
   private readonly defaultRoute: CompiledRoute | undefined;
 
   constructor(private readonly options: HttpApiOptions) {
-    const compiled = options.api.routes.map((route) => compileRoute(route.routeKey, route.functionKey));
+    const compiled = options.api.routes.map(compileRoute);
     this.defaultRoute = compiled.find((route) => route.routeKey === '$default');
     // API Gateway prefers the most specific route: fewer parameters, then longer literal paths.
     this.routes = compiled
@@ -144,7 +147,14 @@ export class LocalHttpApi {
     const lambda = this.options.lambdas.get(matched.route.functionKey);
     if (!lambda) return jsonResponse(500, { message: 'Internal Server Error' }, {});
 
-    const event = this.buildEvent(request, matched.route.routeKey, matched.params);
+    const authorized = await this.authorize(matched.route.authorization, request);
+    if ('denied' in authorized) {
+      return {
+        ...authorized.denied,
+        headers: { ...authorized.denied.headers, ...this.corsHeaders(request) },
+      };
+    }
+    const event = this.buildEvent(request, matched.route.routeKey, matched.params, authorized.context);
     let result: unknown;
     try {
       result = await lambda.invoke(event);
@@ -156,10 +166,65 @@ export class LocalHttpApi {
     return { ...response, headers: { ...response.headers, ...this.corsHeaders(request) } };
   }
 
+  /** API Gateway's answers: 401 for a missing or invalid JWT, 403 for a failed IAM signature. */
+  private async authorize(
+    authorization: RouteAuthorization,
+    request: HttpRequest,
+  ): Promise<{ context?: Record<string, unknown> } | { denied: HttpResponse }> {
+    switch (authorization.type) {
+      case 'NONE':
+        return {};
+      case 'JWT': {
+        const source = authorization.identitySource[0] ?? '$request.header.Authorization';
+        const raw = readIdentitySource(source, { headers: request.headers, query: {} });
+        const token = raw?.replace(/^Bearer\s+/i, '');
+        if (!token) return { denied: jsonResponse(401, { message: 'Unauthorized' }, {}) };
+        try {
+          const payload = await this.options.authorizers.verifyJwt(
+            token,
+            authorization.issuer,
+            authorization.audience,
+          );
+          return { context: { jwt: { claims: claimsForEvent(payload), scopes: null } } };
+        } catch {
+          return { denied: jsonResponse(401, { message: 'Unauthorized' }, {}) };
+        }
+      }
+      case 'AWS_IAM': {
+        const verified = await this.options.authorizers.verifyIam({
+          method: request.method,
+          host: request.headers.host ?? this.options.domainName,
+          path: request.rawPath,
+          query: new URLSearchParams(request.rawQueryString),
+          headers: request.headers,
+          body: request.body,
+        });
+        if (!verified.ok) return { denied: jsonResponse(403, { message: 'Forbidden' }, {}) };
+        return {
+          context: {
+            iam: {
+              accessKey: verified.accessKeyId,
+              accountId: this.options.accountId,
+              callerId: verified.accessKeyId,
+              userArn: `arn:aws:iam::${this.options.accountId}:user/local`,
+              userId: verified.accessKeyId,
+            },
+          },
+        };
+      }
+      case 'CUSTOM':
+        // HTTP APIs in this app use JWT and IAM only; Lambda authorizers are emulated for WebSocket $connect.
+        return {
+          denied: jsonResponse(500, { message: 'Lambda authorizers on HTTP APIs are not emulated' }, {}),
+        };
+    }
+  }
+
   private buildEvent(
     request: HttpRequest,
     routeKey: string,
     params: Record<string, string>,
+    authorizer?: Record<string, unknown>,
   ): Record<string, unknown> {
     const now = new Date();
     const contentType = request.headers['content-type'] ?? '';
@@ -194,6 +259,7 @@ export class LocalHttpApi {
         requestId: randomUUID(),
         routeKey,
         stage: this.options.api.stageName,
+        ...(authorizer ? { authorizer } : {}),
         time: now.toUTCString(),
         timeEpoch: now.getTime(),
       },

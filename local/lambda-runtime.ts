@@ -34,6 +34,8 @@ type WorkerMessage =
 export class LocalLambda {
   private readonly worker: Worker;
   private readonly pending = new Map<string, Pending>();
+  /** Set once the worker has exited (stop() or a crash): nothing would ever answer an invocation. */
+  private exitError: LambdaInvocationError | undefined;
   readonly ready: Promise<void>;
 
   constructor(
@@ -84,16 +86,29 @@ export class LocalLambda {
         pending.resolve(message.result);
       }
     });
-    this.worker.on('error', (error) => {
-      for (const [id, pending] of this.pending) {
-        clearTimeout(pending.timer);
-        pending.reject(error);
-        this.pending.delete(id);
-      }
+    this.worker.on('error', (error) => this.rejectPending(error));
+    // Without this, invocations in flight when the worker exits would wait for their timeout timers and
+    // then report a timeout that never happened (and keep the process alive until then).
+    this.worker.on('exit', (code) => {
+      this.exitError = new LambdaInvocationError(
+        definition.key,
+        'Runtime.ExitError',
+        `The runtime of ${definition.key} exited with code ${code}`,
+      );
+      this.rejectPending(this.exitError);
     });
   }
 
+  private rejectPending(error: Error): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+      this.pending.delete(id);
+    }
+  }
+
   invoke<T = unknown>(event: unknown): Promise<T> {
+    if (this.exitError) return Promise.reject(this.exitError);
     const id = randomUUID();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -7,6 +7,9 @@ import { buildApp } from '../lib/app';
 import { resolveStageConfig } from '../lib/config/stage-config';
 import { TABLE_SCHEMA_METADATA_KEY } from '../lib/constructs/schema-table';
 import { commentsTableSchema, connectionsTableSchema, type TableSchema } from '../lambda/shared/table-schema';
+import { ID_PATTERN, isValidId } from '../lambda/shared/protocol';
+import { createRouteAuthorizers } from './authorizers';
+import { DEFAULT_KEYS_FILE, JWKS_PATH, LOCAL_ISSUER_PATH, LocalIssuer } from './local-issuer';
 import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './dynamodb-local';
 import { FaultSettingsError, faultsFromEnv, mergeFaults, NO_FAULTS, type FaultSettings } from './faults';
 import { headersOf, LocalHttpApi, readBody, send } from './http-api';
@@ -16,6 +19,21 @@ import { buildLocalModel, type LocalApi, type LocalModel, type StackTemplate } f
 import { LocalWebSocketGateway } from './websocket-gateway';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
+/** The credentials every local function runs with; the local IAM check accepts exactly these. */
+export const LOCAL_ACCESS_KEY_ID = 'local';
+export const LOCAL_SECRET_ACCESS_KEY = 'local-secret';
+export const LOCAL_TOKEN_PATH = '/_local/token';
+
+/** The audience the app's JWT authorizers accept: the local issuer puts it in its tokens. */
+function jwtAudience(model: LocalModel): string | undefined {
+  for (const api of model.apis) {
+    for (const route of api.routes) {
+      if (route.authorization.type === 'JWT' && route.authorization.audience[0])
+        return route.authorization.audience[0];
+    }
+  }
+  return undefined;
+}
 const SCHEMAS: readonly TableSchema[] = [connectionsTableSchema, commentsTableSchema];
 /** Request bodies the local HTTP APIs accept: API Gateway's HTTP API payload limit is 10 MB. */
 const MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024;
@@ -38,6 +56,8 @@ export interface LocalStackOptions {
   faults: FaultSettings;
   /** The synthesized cloud assembly goes here. */
   assemblyDir: string;
+  /** The local issuer's key pair (created on first use). */
+  issuerKeysFile: string;
   log: (message: string) => void;
 }
 
@@ -59,6 +79,7 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
     host: env.LOCAL_HOST || 'localhost',
     faults: faultsFromEnv(env),
     assemblyDir: path.resolve(env.LOCAL_ASSEMBLY_DIR || path.join(REPO_ROOT, 'cdk.out.local')),
+    issuerKeysFile: path.resolve(env.LOCAL_ISSUER_KEYS_FILE || DEFAULT_KEYS_FILE),
     log: (message) => console.log(`[local] ${message}`),
   };
   if (env.LOCAL_DYNAMODB_PATH) options.dynamoDbPath = path.resolve(env.LOCAL_DYNAMODB_PATH);
@@ -105,7 +126,8 @@ function synthesize(stage: string, assemblyDir: string): StackTemplate[] {
     outdir: assemblyDir,
     context: { ...cdkJson.context, stage, 'aws:cdk:enable-asset-metadata': true },
   });
-  buildApp(app, resolveStageConfig(stage));
+  // cdk-nag runs in the tests and in `cdk synth`; the local stack only needs the templates.
+  buildApp(app, resolveStageConfig(stage), { nag: false });
   const assembly = app.synth();
   return assembly.stacks.map((stack) => ({
     stackName: stack.stackName,
@@ -187,11 +209,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       api.protocol === 'WEBSOCKET' || api.stageName !== '$default' ? options.gatewayPort : options.appPort;
     const region = 'us-east-1';
     const accountId = '000000000000';
+    const localIssuerUrl = `http://${options.host}:${options.appPort}${LOCAL_ISSUER_PATH}`;
     const model = buildLocalModel(stacks, {
       httpBaseUrl: (api) => `http://${options.host}:${portOf(api)}`,
       region,
       accountId,
+      localIssuerUrl,
     });
+    const localIssuer = await LocalIssuer.load({
+      issuer: localIssuerUrl,
+      audience: jwtAudience(model) ?? 'local',
+      keysFile: options.issuerKeysFile,
+    });
+    const credentials = { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY };
+    const authorizers = createRouteAuthorizers({ localIssuer, credentials });
 
     const dynamo: DynamoDbLocal = await dynamoStarting;
     for (const table of model.tables) {
@@ -205,8 +236,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       TZ: 'UTC',
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: LOCAL_SECRET_ACCESS_KEY,
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       DYNAMODB_ENDPOINT: dynamo.endpoint,
@@ -235,6 +266,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
             lambdas,
             domainName: gatewayDomain,
             accountId,
+            region,
+            authorizers,
             faults: getFaults,
             ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
             ...(options.maxConnectionMs ? { maxConnectionMs: options.maxConnectionMs } : {}),
@@ -250,6 +283,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
             lambdas,
             domainName: `${options.host}:${portOf(api)}`,
             accountId,
+            authorizers,
           }),
       );
     const stagedHttpApis = httpApis.filter((http) => portOf(http.api) === options.gatewayPort);
@@ -294,17 +328,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
     });
 
+    /**
+     * Dev-only routes of the local stack, never part of any deployed stage: the local issuer's keys, and
+     * tokens for the demo page (which signs in through them) and for tests.
+     */
+    const devRoutes = async (request: Awaited<ReturnType<typeof toHttpRequest>>, res: ServerResponse) => {
+      if (request.method === 'GET' && request.rawPath === JWKS_PATH)
+        return jsonReply(res, 200, localIssuer.jwks);
+      if (request.method === 'POST' && request.rawPath === LOCAL_TOKEN_PATH) {
+        let userId: unknown;
+        try {
+          userId = (JSON.parse(request.body.toString('utf8')) as { userId?: unknown }).userId;
+        } catch {
+          return jsonReply(res, 400, { detail: 'Body must be JSON {"userId": "<id>"}' });
+        }
+        if (!isValidId(userId))
+          return jsonReply(res, 400, { detail: `userId must match ${ID_PATTERN.source}` });
+        return jsonReply(res, 200, { userId, token: await localIssuer.issueToken(userId), expiresIn: 3600 });
+      }
+      return jsonReply(res, 404, { message: 'Not Found' });
+    };
+
     const webSocketApi = webSocketGateways[0];
     if (!webSocketApi) throw new Error('The app defines no WebSocket API');
     const serveStatic = createStaticFiles({
       webSocketUrl: `ws://${options.host}:${options.gatewayPort}/${webSocketApi.stage}`,
       apiBaseUrl: '',
+      tokenUrl: LOCAL_TOKEN_PATH,
     });
     const appServer = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://local');
       void (async () => {
         const request = await toHttpRequest(req, url.pathname, url);
         if (request.tooLarge) return jsonReply(res, 413, { message: 'Request Entity Too Large' });
+        if (url.pathname.startsWith('/_local/')) return devRoutes(request, res);
         const http = appHttpApis.find((h) => h.matches(request.method, request.path));
         if (http) return send(res, await http.handle(request));
         const file =
@@ -330,6 +387,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       ...model.outputs,
       LocalStack: {
         DemoPageUrl: `http://${options.host}:${options.appPort}/`,
+        TokenUrl: `http://${options.host}:${options.appPort}${LOCAL_TOKEN_PATH}`,
+        AuthIssuer: localIssuer.issuer,
+        AuthAudience: localIssuer.audience,
         DynamoDbEndpoint: dynamo.endpoint,
         FaultsUrl: `http://${options.host}:${options.gatewayPort}/_local/faults`,
       },

@@ -48,6 +48,8 @@ export interface DemoConfig {
   webSocketUrl: string;
   /** Base of the comments API; empty for the page's own origin. */
   apiBaseUrl: string;
+  /** The dev-only token route the demo signs in through. */
+  tokenUrl: string;
 }
 
 export type StaticFiles = (urlPath: string) => Promise<HttpResponse | undefined>;

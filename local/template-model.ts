@@ -41,9 +41,17 @@ export interface LocalFunction {
   timeoutSeconds: number;
 }
 
+/** How API Gateway authorizes a route, as declared in the template. */
+export type RouteAuthorization =
+  | { type: 'NONE' }
+  | { type: 'AWS_IAM' }
+  | { type: 'JWT'; identitySource: string[]; issuer: string; audience: string[] }
+  | { type: 'CUSTOM'; identitySource: string[]; functionKey: string };
+
 export interface LocalRoute {
   routeKey: string;
   functionKey: string;
+  authorization: RouteAuthorization;
 }
 
 export interface LocalApi {
@@ -81,6 +89,8 @@ export interface LocalEndpoints {
   httpBaseUrl(api: LocalApi): string;
   region: string;
   accountId: string;
+  /** Issuer URL that stands in for every Cognito user pool of the app. */
+  localIssuerUrl: string;
 }
 
 export interface LocalModel {
@@ -94,12 +104,16 @@ export interface LocalModel {
 const LAMBDA_FUNCTION = 'AWS::Lambda::Function';
 const DYNAMODB_TABLE = 'AWS::DynamoDB::Table';
 const API = 'AWS::ApiGatewayV2::Api';
+const AUTHORIZER = 'AWS::ApiGatewayV2::Authorizer';
+const USER_POOL = 'AWS::Cognito::UserPool';
 const STAGE = 'AWS::ApiGatewayV2::Stage';
 const ROUTE = 'AWS::ApiGatewayV2::Route';
 const INTEGRATION = 'AWS::ApiGatewayV2::Integration';
 
 /** Marks an API id inside a resolved string, so URLs built from it can be rewritten to local ones. */
 const API_ID_MARK = 'local-api-';
+/** Marks a user pool id, so the Cognito issuer URL built from it can be pointed at the local issuer. */
+const USER_POOL_MARK = 'local-user-pool-';
 const ENTRY_METADATA_KEY = 'realtime-comments:entry';
 const ASSET_PATH_METADATA_KEY = 'aws:asset:path';
 const CDK_PLUMBING_OUTPUT = /^(ExportsOutput|PublishOutput)/;
@@ -211,6 +225,8 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
           return tableName(stack.stackName, name);
         case API:
           return `${API_ID_MARK}${stack.stackName}/${name}`;
+        case USER_POOL:
+          return `${USER_POOL_MARK}${stack.stackName}--${name}`;
         case STAGE:
           return String(entry.resource.Properties?.StageName ?? name);
         case INTEGRATION:
@@ -242,15 +258,20 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
 
     /** `https://<api id>.execute-api.<region>.amazonaws.com/…` → the local server's URL. */
     const localiseUrls = (text: string): string =>
-      text.replace(
-        new RegExp(`(https|wss)://${API_ID_MARK}([^.]+)\\.execute-api\\.[^/\\s"]+`, 'g'),
-        (_match, scheme: string, apiKey: string) => {
-          const api = apiByKey.get(apiKey);
-          if (!api) throw new TemplateModelError(`URL of unknown API ${apiKey}`);
-          const base = endpoints.httpBaseUrl(api);
-          return scheme === 'wss' ? base.replace(/^http/, 'ws') : base;
-        },
-      );
+      text
+        .replace(
+          new RegExp(`https://cognito-idp\\.[^/\\s"]+/${USER_POOL_MARK}[^/\\s"]+`, 'g'),
+          endpoints.localIssuerUrl,
+        )
+        .replace(
+          new RegExp(`(https|wss)://${API_ID_MARK}([^.]+)\\.execute-api\\.[^/\\s"]+`, 'g'),
+          (_match, scheme: string, apiKey: string) => {
+            const api = apiByKey.get(apiKey);
+            if (!api) throw new TemplateModelError(`URL of unknown API ${apiKey}`);
+            const base = endpoints.httpBaseUrl(api);
+            return scheme === 'wss' ? base.replace(/^http/, 'ws') : base;
+          },
+        );
 
     return (value: unknown): unknown => {
       const resolved = resolve(value);
@@ -338,7 +359,11 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
     );
     if (!functionKey)
       throw new TemplateModelError(`Integration ${integrationId} does not invoke a Lambda function`);
-    api.routes.push({ routeKey: String(props.RouteKey), functionKey });
+    api.routes.push({
+      routeKey: String(props.RouteKey),
+      functionKey,
+      authorization: routeAuthorization(stack, props, resources, resolver(stack)),
+    });
   }
 
   const outputs: Record<string, Record<string, string>> = {};
@@ -354,6 +379,39 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
   }
 
   return { functions, apis, tables, outputs };
+}
+
+function routeAuthorization(
+  stack: StackTemplate,
+  route: Record<string, unknown>,
+  resources: Map<string, { stack: StackTemplate; resource: Resource }>,
+  resolve: (value: unknown) => unknown,
+): RouteAuthorization {
+  const type = String(route.AuthorizationType ?? 'NONE');
+  if (type === 'NONE' || type === 'AWS_IAM') return { type };
+  const authorizerKey = `${stack.stackName}/${refName(route.AuthorizerId) ?? ''}`;
+  const authorizer = resources.get(authorizerKey)?.resource;
+  if (authorizer?.Type !== AUTHORIZER) {
+    throw new TemplateModelError(`Route ${String(route.RouteKey)} names no authorizer`);
+  }
+  const props = authorizer.Properties ?? {};
+  const identitySource = (resolve(props.IdentitySource) as string[] | undefined) ?? [];
+  if (type === 'JWT') {
+    const jwt = (props.JwtConfiguration ?? {}) as Record<string, unknown>;
+    return {
+      type,
+      identitySource,
+      issuer: String(resolve(jwt.Issuer)),
+      audience: ((resolve(jwt.Audience) as unknown[] | undefined) ?? []).map(String),
+    };
+  }
+  if (type === 'CUSTOM') {
+    const functionKey = findFunctionReference(props.AuthorizerUri, stack.stackName, resources);
+    if (!functionKey)
+      throw new TemplateModelError(`Authorizer ${authorizerKey} does not invoke a Lambda function`);
+    return { type, identitySource, functionKey };
+  }
+  throw new TemplateModelError(`Route ${String(route.RouteKey)}: unsupported AuthorizationType ${type}`);
 }
 
 function refName(value: unknown): string | undefined {

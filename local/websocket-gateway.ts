@@ -5,7 +5,14 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { RateLimiter, type FaultSettings } from './faults';
 import { headersOf, readBody } from './http-api';
 import type { LocalLambda } from './lambda-runtime';
-import type { LocalApi } from './template-model';
+import { readIdentitySource, type RouteAuthorizers } from './authorizers';
+import type { LocalApi, RouteAuthorization } from './template-model';
+
+interface AuthorizerResult {
+  principalId?: string;
+  policyDocument?: { Statement?: { Effect?: string }[] };
+  context?: Record<string, unknown>;
+}
 
 /** API Gateway's WebSocket quotas: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
@@ -30,6 +37,8 @@ export interface WebSocketGatewayOptions {
   lambdas: Map<string, LocalLambda>;
   domainName: string;
   accountId: string;
+  region: string;
+  authorizers: RouteAuthorizers;
   faults: () => FaultSettings;
   idleTimeoutMs?: number;
   maxConnectionMs?: number;
@@ -136,23 +145,29 @@ export class LocalWebSocketGateway {
       }),
       isBase64Encoded: false,
     };
-    let statusCode: number;
+    const refuse = (statusCode: number): void => {
+      const reason = { 401: 'Unauthorized', 403: 'Forbidden' }[statusCode] ?? 'Error';
+      socket.end(`HTTP/1.1 ${statusCode} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
     let authorizer: Record<string, unknown> | undefined;
+    const connectAuthorization = this.options.api.routes.find(
+      (r) => r.routeKey === '$connect',
+    )?.authorization;
+    if (connectAuthorization?.type === 'CUSTOM') {
+      const outcome = await this.authorizeConnect(connectAuthorization, headers, query, event.requestContext);
+      if (typeof outcome === 'number') return refuse(outcome);
+      authorizer = outcome;
+      Object.assign(event.requestContext, { authorizer });
+    }
+    let statusCode: number;
     try {
       const result = await this.invokeRoute('$connect', event);
       statusCode = result?.statusCode ?? 200;
-      const context = (result as { context?: unknown } | undefined)?.context;
-      if (typeof context === 'object' && context !== null) authorizer = context as Record<string, unknown>;
     } catch (error) {
       this.log(`$connect failed: ${(error as Error).message}`);
       statusCode = 500;
     }
-    if (statusCode < 200 || statusCode > 299) {
-      socket.end(
-        `HTTP/1.1 ${statusCode} ${statusCode === 403 ? 'Forbidden' : 'Error'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-      );
-      return;
-    }
+    if (statusCode < 200 || statusCode > 299) return refuse(statusCode);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection: Connection = { ...pending, socket: ws, lastActiveAt: Date.now() };
       if (authorizer) connection.authorizer = authorizer;
@@ -254,6 +269,46 @@ export class LocalWebSocketGateway {
     }
   }
 
+  /**
+   * Runs the $connect route's Lambda REQUEST authorizer as API Gateway does: a missing identity source is
+   * a 401 without calling it; an `Unauthorized` error is a 401, a Deny policy a 403, any other failure a
+   * 500. An Allow yields the context that every later route sees as requestContext.authorizer.
+   */
+  private async authorizeConnect(
+    authorization: Extract<RouteAuthorization, { type: 'CUSTOM' }>,
+    headers: Record<string, string>,
+    query: Record<string, string>,
+    requestContext: Record<string, unknown>,
+  ): Promise<Record<string, unknown> | number> {
+    for (const source of authorization.identitySource) {
+      if (readIdentitySource(source, { headers, query, context: requestContext }) === undefined) return 401;
+    }
+    const lambda = this.options.lambdas.get(authorization.functionKey);
+    if (!lambda) return 500;
+    const event = {
+      type: 'REQUEST',
+      methodArn: `arn:aws:execute-api:${this.options.region}:${this.options.accountId}:${this.options.api.logicalId}/${this.stage}/$connect`,
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      queryStringParameters: query,
+      multiValueQueryStringParameters: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
+      stageVariables: {},
+      requestContext,
+    };
+    let result: AuthorizerResult | undefined;
+    try {
+      result = await lambda.invoke<AuthorizerResult>(event);
+    } catch (error) {
+      if ((error as Error).message === 'Unauthorized') return 401;
+      this.log(`authorizer failed: ${(error as Error).message}`);
+      return 500;
+    }
+    const statements = result?.policyDocument?.Statement ?? [];
+    const effects = statements.map((statement) => statement.Effect);
+    if (effects.includes('Deny') || !effects.includes('Allow')) return 403;
+    return { ...(result?.context ?? {}), principalId: result?.principalId };
+  }
+
   /** Handles `/<stage>/@connections/{id}`; returns false when the path is not the Management API. */
   handleManagement(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://local');
@@ -278,9 +333,26 @@ export class LocalWebSocketGateway {
       res.end(text);
     };
     const body = await readBody(req, MAX_MESSAGE_BYTES);
+    // An oversized body is not kept, so its signature cannot be checked: answer 413 as API Gateway does.
+    if (body === undefined) {
+      reply(413, 'PayloadTooLargeException');
+      return;
+    }
     const faults = this.options.faults();
-    if (!(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256')) {
-      reply(403, 'MissingAuthenticationTokenException');
+    const url = new URL(req.url ?? '/', 'http://local');
+    const signed = await this.options.authorizers.verifyIam({
+      method: req.method ?? 'GET',
+      host: req.headers.host ?? this.options.domainName,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: headersOf(req),
+      body,
+    });
+    if (!signed.ok) {
+      reply(
+        403,
+        signed.reason === 'missing' ? 'MissingAuthenticationTokenException' : 'InvalidSignatureException',
+      );
       return;
     }
     if (faults.latencyMs > 0) await sleep(faults.latencyMs);
@@ -295,10 +367,6 @@ export class LocalWebSocketGateway {
     }
     switch (req.method) {
       case 'POST': {
-        if (body === undefined) {
-          reply(413, 'PayloadTooLargeException');
-          return;
-        }
         if (faults.slowRate > 0 && Math.random() < faults.slowRate) await sleep(faults.slowMs);
         if (faults.goneRate > 0 && Math.random() < faults.goneRate) {
           // The connection vanished without a $disconnect: exactly the case the fan-out must clean up.
@@ -324,10 +392,11 @@ export class LocalWebSocketGateway {
         return;
       }
       case 'GET':
+        // The wire names are camelCase (the SDK maps them to ConnectedAt, Identity, LastActiveAt).
         reply(200, undefined, {
-          ConnectedAt: new Date(connection.connectedAt).toISOString(),
-          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
-          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent },
+          connectedAt: new Date(connection.connectedAt).toISOString(),
+          lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
         });
         return;
       case 'DELETE':

@@ -23,8 +23,8 @@ export interface TransportRequest {
 export type TransportResponse = Pick<Response, 'ok' | 'status' | 'text'>;
 
 /**
- * Sends one HTTP request. The only place requests leave this client: signing them (SigV4 for an IAM-
- * authorised broadcast API) means passing a transport that signs and then calls fetch.
+ * Sends one HTTP request. The only place requests leave this client: the IAM-authorised broadcast API
+ * gets a transport that signs with SigV4 and then calls fetch (sigv4-transport.ts, wired in handler.ts).
  */
 export type HttpTransport = (url: string, request: TransportRequest) => Promise<TransportResponse>;
 

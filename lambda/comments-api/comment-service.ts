@@ -11,7 +11,7 @@ export const MAX_BODY_LENGTH = 10_000;
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 100;
 
-/** Who performs a write. Where it comes from (a header today, verified token claims later) is identity.ts's concern. */
+/** Who performs a write: the verified token's subject (identity.ts is the one place that reads it). */
 export interface Actor {
   userId: string;
 }
@@ -55,18 +55,25 @@ export interface CommentServiceDependencies {
 // Tab, line feed and carriage return are legitimate in multi-line text; every other C0/C1 control
 // character is either invisible or a terminal escape, and has no business in stored user content.
 const FORBIDDEN_CONTROL = /(?![\t\n\r])\p{Cc}/u;
+// A lone UTF-16 surrogate ("\ud800" in JSON) is not text: it cannot be encoded as UTF-8 for storage.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function requireWellFormed(field: string, text: string): void {
+  if (FORBIDDEN_CONTROL.test(text)) throw new ValidationError(`${field} must not contain control characters`);
+  if (LONE_SURROGATE.test(text)) throw new ValidationError(`${field} must be valid Unicode text`);
+}
 
 // The original validated with Python's len(), which counts code points, not UTF-16 units: an emoji is 1.
 function codePointLength(text: string): number {
   return [...text].length;
 }
 
-/** Trims, then enforces 1..max code points and no control characters. Returns the trimmed text. */
+/** Trims, then enforces 1..max code points, no control characters, no lone surrogates. Returns the trimmed text. */
 function requireText(field: string, value: string, max: number): string {
   const text = value.trim();
   if (text.length === 0) throw new ValidationError(`${field} must not be empty`);
   if (codePointLength(text) > max) throw new ValidationError(`${field} must be at most ${max} characters`);
-  if (FORBIDDEN_CONTROL.test(text)) throw new ValidationError(`${field} must not contain control characters`);
+  requireWellFormed(field, text);
   return text;
 }
 
@@ -110,7 +117,7 @@ export class CommentService {
     if (codePointLength(body) > MAX_BODY_LENGTH) {
       throw new ValidationError(`body must be at most ${MAX_BODY_LENGTH} characters`);
     }
-    if (FORBIDDEN_CONTROL.test(body)) throw new ValidationError('body must not contain control characters');
+    requireWellFormed('body', body);
     const now = this.clock();
     const post: Post = {
       id: this.newId(now.getTime()),

@@ -7,6 +7,7 @@ import { instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';
 import { CommentService } from './comment-service';
 import { createHandler } from './routes';
+import { createSigV4Transport, regionFromEnv } from './sigv4-transport';
 
 export { createHandler };
 
@@ -19,10 +20,16 @@ const tableName = requireEnv(EnvNames.commentsTable);
 const broadcastUrl = requireEnv(EnvNames.broadcastUrl);
 const broadcastTimeoutMs = intEnv(EnvNames.broadcastTimeoutMs, DEFAULT_BROADCAST_TIMEOUT_MS);
 const websocketUrl = optionalEnv(EnvNames.websocketUrl, '');
+const region = regionFromEnv();
 
 const service = new CommentService({
   comments: new DynamoCommentRepository(createDocumentClient(), tableName),
-  broadcaster: new HttpBroadcastClient({ baseUrl: broadcastUrl, timeoutMs: broadcastTimeoutMs }),
+  // The broadcast API is IAM-authorised: every request to it is signed with the function role's credentials.
+  broadcaster: new HttpBroadcastClient({
+    baseUrl: broadcastUrl,
+    timeoutMs: broadcastTimeoutMs,
+    send: createSigV4Transport({ region }),
+  }),
   clock: () => new Date(),
   newId,
   websocketEndpoint: websocketUrl,

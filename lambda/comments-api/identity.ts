@@ -1,25 +1,33 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { UnauthorizedError } from '../shared/errors';
-import { ID_PATTERN, isValidId } from '../shared/protocol';
+import { isValidId } from '../shared/protocol';
 import type { Actor } from './comment-service';
 
 export type { Actor };
 
-/**
- * The header that names the acting user until the API verifies tokens. HTTP APIs deliver header names
- * in lower case. It is a claim, not a proof: anyone can send it, which is why this is the one function
- * to change when a JWT authorizer arrives (the user then comes from event.requestContext.authorizer).
- */
-export const USER_ID_HEADER = 'x-user-id';
+export const MISSING_TOKEN_DETAIL = 'A valid bearer token is required';
 
-/** The user a write acts for. Throws UnauthorizedError (401) when the request does not say who it is. */
+/**
+ * The part of an HTTP API request context a JWT authorizer fills in. API Gateway verified the bearer
+ * token (signature, issuer, audience, expiry) before invoking us, so these claims are a proof; the local
+ * stack emulates the same authorizer.
+ */
+interface JwtAuthorizerContext {
+  jwt?: { claims?: Record<string, unknown> };
+}
+
+function verifiedSubject(event: APIGatewayProxyEventV2): unknown {
+  const { authorizer } = event.requestContext as { authorizer?: JwtAuthorizerContext };
+  return authorizer?.jwt?.claims?.sub;
+}
+
+/**
+ * The user a write acts for: the verified token's `sub`, and nothing else. No header or body field can
+ * name or override the actor. Throws UnauthorizedError (401) when the request carries no verified identity.
+ */
 export function resolveActor(event: APIGatewayProxyEventV2): Actor {
-  const userId = event.headers?.[USER_ID_HEADER];
-  if (userId === undefined || userId.trim() === '') {
-    throw new UnauthorizedError(`Missing ${USER_ID_HEADER} header: writes need the acting user's id`);
-  }
-  if (!isValidId(userId)) {
-    throw new UnauthorizedError(`${USER_ID_HEADER} header must match ${ID_PATTERN.source}`);
-  }
+  const userId = verifiedSubject(event);
+  // A sub outside the id format cannot be stored as an author, so it is treated as no identity at all.
+  if (!isValidId(userId)) throw new UnauthorizedError(MISSING_TOKEN_DETAIL);
   return { userId };
 }

@@ -82,7 +82,11 @@ function encodeCursor(commentId: string): string {
   return Buffer.from(commentId, 'utf8').toString('base64url');
 }
 
+/** base64url of the longest id (64 characters) is 86 characters; anything longer is not ours. */
+const MAX_CURSOR_LENGTH = 88;
+
 function decodeCursor(cursor: string): string {
+  if (cursor.length > MAX_CURSOR_LENGTH) throw new InvalidCursorError();
   const commentId = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(commentId)) throw new InvalidCursorError();
   return commentId;

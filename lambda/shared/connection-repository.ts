@@ -1,6 +1,7 @@
 import {
   BatchWriteCommand,
   DeleteCommand,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type DynamoDBDocumentClient,
@@ -29,6 +30,9 @@ export interface ConnectionRepository {
   removeConnection(connectionId: string): Promise<number>;
   addSubscription(subscription: Subscription): Promise<void>;
   removeSubscription(connectionId: string, postId: string): Promise<void>;
+  /** How many posts the connection is subscribed to: a COUNT Query on its own partition. */
+  countSubscriptions(connectionId: string): Promise<number>;
+  isSubscribed(connectionId: string, postId: string): Promise<boolean>;
   /** Connection ids subscribed to a post, a page at a time (never a Scan). */
   postSubscribers(postId: string): AsyncIterable<string[]>;
   /** Every live connection id, a page at a time. */
@@ -112,6 +116,41 @@ export class DynamoConnectionRepository implements ConnectionRepository {
         },
       }),
     );
+  }
+
+  async countSubscriptions(connectionId: string): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
+          ExpressionAttributeValues: { ':pk': connectionId, ':prefix': connectionKeys.subscriptionPrefix },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  async isSubscribed(connectionId: string, postId: string): Promise<boolean> {
+    const result = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: {
+          [partitionKey.name]: connectionId,
+          [sortKey.name]: connectionKeys.subscriptionSortKey(postId),
+        },
+        ProjectionExpression: '#sk',
+        ExpressionAttributeNames: { '#sk': sortKey.name },
+      }),
+    );
+    return result.Item !== undefined;
   }
 
   postSubscribers(postId: string): AsyncIterable<string[]> {

@@ -17,4 +17,14 @@ export const EnvNames = {
   connectionTtlSeconds: 'CONNECTION_TTL_SECONDS',
   /** How many postToConnection calls one broadcast keeps in flight. */
   fanOutConcurrency: 'FAN_OUT_CONCURRENCY',
+  /** The token issuer (`iss`), e.g. https://cognito-idp.{region}.amazonaws.com/{userPoolId}. */
+  authIssuer: 'AUTH_ISSUER',
+  /** Accepted audience: the `aud` claim, or `client_id` for Cognito access tokens. */
+  authAudience: 'AUTH_AUDIENCE',
+  /** Where the issuer publishes its signing keys (JWKS). */
+  authJwksUrl: 'AUTH_JWKS_URL',
+  /** "true" lets $connect accept connections without a token, as read-only subscribers. */
+  allowAnonymous: 'ALLOW_ANONYMOUS_SUBSCRIBERS',
+  /** How many posts one connection may subscribe to at once. */
+  maxSubscriptions: 'MAX_SUBSCRIPTIONS_PER_CONNECTION',
 } as const;

@@ -33,3 +33,12 @@ export function intEnv(name: string, fallback: number, env: Env = process.env): 
   }
   return value;
 }
+
+/** "true" or "false" (unset or blank: the fallback). Anything else fails, so a typo cannot flip a switch. */
+export function booleanEnv(name: string, fallback: boolean, env: Env = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new Error(`Environment variable ${name} must be "true" or "false", got "${raw}"`);
+}

@@ -83,6 +83,8 @@ export const ErrorCodes = {
   messageTooLarge: 'MESSAGE_TOO_LARGE',
   /** A subscribe named a post that does not exist. */
   postNotFound: 'POST_NOT_FOUND',
+  /** A subscribe beyond the connection's subscription limit; nothing was stored. */
+  tooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
   internalError: 'INTERNAL_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -52,9 +52,13 @@ export const connectionsTableSchema = {
 
 export const CONNECTIONS_BY_TOPIC_INDEX = connectionsTableSchema.globalSecondaryIndexes[0].indexName;
 
+const SUBSCRIPTION_PREFIX = 'sub#';
+
 export const connectionKeys = {
   connectionSortKey: 'connection',
-  subscriptionSortKey: (postId: string): string => `sub#${postId}`,
+  /** Every subscription row's sort key starts with this: a connection's subscriptions are one Query. */
+  subscriptionPrefix: SUBSCRIPTION_PREFIX,
+  subscriptionSortKey: (postId: string): string => `${SUBSCRIPTION_PREFIX}${postId}`,
   /** The topic every connection row carries: "all connections" is a Query on it. */
   allConnectionsTopic: 'all',
   postTopic: (postId: string): string => `post#${postId}`,

@@ -6,6 +6,7 @@ import type {
 import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
+import { isValidId } from '../shared/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
 import { ConnectionService } from './connection-service';
 
@@ -22,10 +23,16 @@ const service = new ConnectionService(
   new DynamoConnectionRepository(createDocumentClient(), tableName, ttlSeconds),
 );
 
-/** The single hook for the authorizer: until one is attached to $connect, connections are anonymous. */
+/**
+ * The single hook for the identity: the $connect route's Lambda authorizer (lambda/websocket-authorizer)
+ * verified the token and put `userId` in the context. Anonymous connections (`anonymous: "true"`, or no
+ * authorizer context at all, as on a stage without an authorizer) carry no user id.
+ */
 function authorizedUserId(event: WebSocketLifecycleEvent): string | undefined {
-  const userId = event.requestContext.authorizer?.userId;
-  return typeof userId === 'string' && userId !== '' ? userId : undefined;
+  const authorizer = event.requestContext.authorizer;
+  if (!authorizer || String(authorizer.anonymous) === 'true') return undefined;
+  const userId = authorizer.userId;
+  return isValidId(userId) ? userId : undefined;
 }
 
 async function onConnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {

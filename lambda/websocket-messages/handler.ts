@@ -4,21 +4,30 @@ import { DynamoCommentRepository } from '../shared/comment-repository';
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { requireEnv } from '../shared/env';
+import { intEnv, requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { ErrorCodes, parseClientMessage } from '../shared/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
-import { SubscriptionService, type ClientConnection } from './subscription-service';
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS,
+  SubscriptionService,
+  type ClientConnection,
+} from './subscription-service';
 
 const connectionsTable = connectionsTableConfig();
 const commentsTableName = requireEnv(EnvNames.commentsTable);
 const managementEndpoint = requireEnv(EnvNames.managementEndpoint);
+const maxSubscriptions = intEnv(EnvNames.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS);
+if (maxSubscriptions < 1) {
+  throw new Error(`Environment variable ${EnvNames.maxSubscriptions} must be at least 1`);
+}
 
 const documentClient = createDocumentClient();
 const service = new SubscriptionService(
   new DynamoConnectionRepository(documentClient, connectionsTable.tableName, connectionsTable.ttlSeconds),
   new DynamoCommentRepository(documentClient, commentsTableName),
   new ManagementApiNotifier(createManagementClient(managementEndpoint)),
+  { maxSubscriptions },
 );
 
 function messageText(event: APIGatewayProxyWebsocketEventV2): string | undefined {

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../lambda/comments-api/route-keys';
 
 /** The stages this app can be synthesized for; `cdk synth -c stage=<name>`. */
 export const STAGE_NAMES = ['dev', 'prod'] as const;
@@ -13,6 +14,40 @@ export interface ThrottleConfig {
   readonly rateLimit: number;
   readonly burstLimit: number;
 }
+
+/**
+ * Who issues the tokens the APIs accept. `cognito` builds a user pool and its app client in the data stack;
+ * `oidc` trusts an existing OpenID Connect issuer (Auth0, Entra ID, another account's user pool, …).
+ */
+export type IdentityConfig =
+  | {
+      readonly kind: 'cognito';
+      /**
+       * Whether anyone may create an account (SignUp). Off: users are created by an operator
+       * (AdminCreateUser), because open sign-up on Cognito's default email sender invites bot accounts;
+       * turn it on with a verified SES sender and threat protection.
+       * @default false
+       */
+      readonly selfSignUp?: boolean;
+      /**
+       * Cognito threat protection (adaptive authentication, compromised-credential checks) in full-function
+       * mode. Needs the Plus feature plan, billed per monthly active user.
+       * @default false
+       */
+      readonly threatProtection?: boolean;
+    }
+  | {
+      readonly kind: 'oidc';
+      /** The `iss` claim, exactly: an https URL without a trailing slash. */
+      readonly issuerUrl: string;
+      /** The accepted `aud` (or Cognito `client_id`) claim. */
+      readonly audience: string;
+      /** @default `${issuerUrl}/.well-known/jwks.json` */
+      readonly jwksUrl?: string;
+    };
+
+/** Per-route throttles of the comments API, by route key; routes not named get the stage's `httpThrottle`. */
+export type RouteThrottleConfig = Readonly<Partial<Record<CommentsApiRouteKey, ThrottleConfig>>>;
 
 /**
  * Everything that differs between stages, resolved once in bin/ and passed down as props. Constructs never
@@ -29,6 +64,16 @@ export interface StageConfig {
   readonly webSocketThrottle: ThrottleConfig;
   /** Applies to the broadcast and comments HTTP API stages. */
   readonly httpThrottle: ThrottleConfig;
+  /** Tighter limits on the comments API's write routes, where one caller can create rows (and broadcasts). */
+  readonly commentsApiRouteThrottle: RouteThrottleConfig;
+  readonly identity: IdentityConfig;
+  /**
+   * Whether $connect accepts a connection without a token, as a read-only subscriber. Off: every WebSocket
+   * connection carries a valid token in its `token` query parameter.
+   */
+  readonly allowAnonymousSubscribers: boolean;
+  /** Posts one WebSocket connection may subscribe to at once; bounds the rows (and fan-out) one client costs. */
+  readonly maxSubscriptionsPerConnection: number;
   /** Origins the comments API answers CORS preflights for. */
   readonly corsAllowOrigins: readonly string[];
   readonly logRetention: RetentionDays;
@@ -45,6 +90,8 @@ export interface StageConfig {
 
 const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
 
+const { createPost, createComment, updateComment, deleteComment } = CommentsApiRoutes;
+
 export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
   dev: {
     stageName: 'dev',
@@ -53,6 +100,15 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     deletionProtection: false,
     webSocketThrottle: { rateLimit: 50, burstLimit: 100 },
     httpThrottle: { rateLimit: 50, burstLimit: 100 },
+    commentsApiRouteThrottle: {
+      [createPost]: { rateLimit: 2, burstLimit: 5 },
+      [createComment]: { rateLimit: 10, burstLimit: 20 },
+      [updateComment]: { rateLimit: 5, burstLimit: 10 },
+      [deleteComment]: { rateLimit: 5, burstLimit: 10 },
+    },
+    identity: { kind: 'cognito' },
+    allowAnonymousSubscribers: false,
+    maxSubscriptionsPerConnection: 20,
     corsAllowOrigins: ['*'],
     logRetention: RetentionDays.ONE_WEEK,
     connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
@@ -66,6 +122,15 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     deletionProtection: true,
     webSocketThrottle: { rateLimit: 500, burstLimit: 1000 },
     httpThrottle: { rateLimit: 500, burstLimit: 1000 },
+    commentsApiRouteThrottle: {
+      [createPost]: { rateLimit: 10, burstLimit: 20 },
+      [createComment]: { rateLimit: 100, burstLimit: 200 },
+      [updateComment]: { rateLimit: 50, burstLimit: 100 },
+      [deleteComment]: { rateLimit: 50, burstLimit: 100 },
+    },
+    identity: { kind: 'cognito', threatProtection: true },
+    allowAnonymousSubscribers: false,
+    maxSubscriptionsPerConnection: 20,
     // No browser origin is known yet; narrow this once the front end has a domain.
     corsAllowOrigins: ['*'],
     logRetention: RetentionDays.ONE_MONTH,

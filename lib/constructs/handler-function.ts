@@ -26,6 +26,35 @@ export const ENTRY_METADATA_KEY = 'realtime-comments:entry';
  */
 export type TableAccess = 'read' | 'readWrite' | 'readDelete';
 
+export interface BindTableOptions {
+  /**
+   * Global secondary indexes the function queries, by name: it gets dynamodb:Query on exactly these.
+   * @default - none: no access to any index
+   */
+  readonly indexes?: readonly string[];
+}
+
+/**
+ * The item actions behind each access level, spelled out instead of Table.grantReadData()/grantReadWriteData(),
+ * which also grant Scan, the stream reads and DescribeTable (unused here: no function scans, the tables have no
+ * stream) and every index (`/index/*`). ConditionCheckItem is what a TransactWriteItems condition needs.
+ */
+const READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+const DELETE_ACTIONS = ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  read: READ_ACTIONS,
+  readWrite: [...READ_ACTIONS, 'dynamodb:PutItem', 'dynamodb:UpdateItem', ...DELETE_ACTIONS],
+  readDelete: [...READ_ACTIONS, ...DELETE_ACTIONS],
+};
+
+/** The only action that reads an index (Scan would too; nothing here scans). */
+const INDEX_ACTIONS = ['dynamodb:Query'];
+
 export interface HandlerFunctionProps {
   /** Module exporting `handler`, relative to the repository root, e.g. `lambda/broadcast/handler.ts`. */
   readonly entry: string;
@@ -42,7 +71,7 @@ export interface HandlerFunctionProps {
 }
 
 /**
- * The house Lambda function: Node.js 22 on ARM, bundled by the local esbuild (never Docker), an explicit log
+ * The house Lambda function: Node.js 24 on ARM, bundled by the local esbuild (never Docker), an explicit log
  * group with the stage's retention, and a role that reaches that log group and whatever is granted, nothing
  * else (no AWSLambdaBasicExecutionRole and its `logs:*` on `*`).
  */
@@ -72,7 +101,9 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
+      // The latest Node.js runtime (cdk-nag AwsSolutions-L1). The bundle keeps target node22 (below): it needs
+      // nothing newer, and the local stack runs the very same bundle on the developer's Node.js.
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
@@ -90,7 +121,7 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         sourceMap: false,
         target: 'node22',
         format: OutputFormat.CJS,
-        // The Node.js 22 runtime ships AWS SDK v3.
+        // The Node.js 24 runtime ships AWS SDK v3.
         externalModules: ['@aws-sdk/*'],
         logLevel: LogLevel.WARNING,
       },
@@ -107,26 +138,28 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
     return this;
   }
 
-  /** Sets the table-name variable and the matching grant together, so neither can be forgotten. */
-  bindTable(envName: string, table: ITable, access: TableAccess): this {
+  /**
+   * Sets the table-name variable and the matching grant together, so neither can be forgotten. The grant
+   * covers the table and the named indexes only.
+   */
+  bindTable(envName: string, table: ITable, access: TableAccess, options: BindTableOptions = {}): this {
     this.addEnvironment(envName, table.tableName);
-    switch (access) {
-      case 'read':
-        table.grantReadData(this);
-        break;
-      case 'readWrite':
-        table.grantReadWriteData(this);
-        break;
-      case 'readDelete':
-        table.grantReadData(this);
-        // On the table only: table.grant() would add its indexes too, where writes mean nothing.
-        iam.Grant.addToPrincipal({
-          grantee: this,
-          actions: ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
-          resourceArns: [table.tableArn],
-        });
-        break;
+    iam.Grant.addToPrincipal({
+      grantee: this,
+      actions: [...TABLE_ACTIONS[access]],
+      resourceArns: [table.tableArn],
+    });
+    const indexes = options.indexes ?? [];
+    if (indexes.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee: this,
+        actions: INDEX_ACTIONS,
+        resourceArns: indexes.map((index) => `${table.tableArn}/index/${index}`),
+      });
     }
+    // The house tables use the AWS managed key, which needs no grant; a customer managed key would.
+    if (access === 'read') table.encryptionKey?.grantDecrypt(this);
+    else table.encryptionKey?.grantEncryptDecrypt(this);
     return this;
   }
 }

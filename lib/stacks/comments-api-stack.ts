@@ -1,11 +1,17 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { COMMENTS_API_ROUTE_KEYS, type CommentsApiRouteKey } from '../../lambda/comments-api/route-keys';
 import { EnvNames } from '../../lambda/shared/env-names';
 import type { StageConfig } from '../config/stage-config';
+import { createAccessLog } from '../constructs/access-log';
 import { HandlerFunction } from '../constructs/handler-function';
+import type { Identity } from '../constructs/identity';
+import { BROADCAST_ROUTES } from './realtime-stack';
 
 export interface CommentsApiStackProps extends StackProps {
   readonly stageConfig: StageConfig;
@@ -14,24 +20,36 @@ export interface CommentsApiStackProps extends StackProps {
   readonly webSocketStage: apigwv2.IWebSocketStage;
   /** The broadcast API's stage; its URL has no trailing slash and the handler appends the route path. */
   readonly broadcastStage: apigwv2.IHttpStage;
+  /** Whose tokens the write routes accept. */
+  readonly identity: Identity;
 }
 
-const { GET, POST, PATCH, DELETE } = apigwv2.HttpMethod;
+/** A comments API route as API Gateway needs it, parsed from its route key (`METHOD /path`). */
+export interface CommentsApiRoute {
+  readonly routeKey: CommentsApiRouteKey;
+  readonly method: apigwv2.HttpMethod;
+  readonly path: string;
+  /** Writes need a token (JWT authorizer); reads are public. */
+  readonly requiresToken: boolean;
+}
+
+const READ_METHODS: readonly apigwv2.HttpMethod[] = [apigwv2.HttpMethod.GET];
+
+function parseRouteKey(routeKey: CommentsApiRouteKey): CommentsApiRoute {
+  const [method, path] = routeKey.split(' ') as [string, string];
+  if (!Object.values<string>(apigwv2.HttpMethod).includes(method)) {
+    throw new Error(`Route key "${routeKey}" has no valid HTTP method`);
+  }
+  const httpMethod = method as apigwv2.HttpMethod;
+  return { routeKey, method: httpMethod, path, requiresToken: !READ_METHODS.includes(httpMethod) };
+}
 
 /**
- * Every route the comments API serves, declared one by one: no `$default` or `{proxy+}` catch-all, so API
- * Gateway answers unknown paths with 404 without invoking the function.
+ * Every route the comments API serves, from the route keys its function dispatches on, declared one by one:
+ * no `$default` or `{proxy+}` catch-all, so API Gateway answers unknown paths with 404 without invoking the
+ * function.
  */
-export const COMMENTS_API_ROUTES: readonly { readonly method: apigwv2.HttpMethod; readonly path: string }[] =
-  [
-    { method: POST, path: '/api/v1/posts' },
-    { method: GET, path: '/api/v1/posts/{id}' },
-    { method: POST, path: '/api/v1/posts/{id}/comments' },
-    { method: GET, path: '/api/v1/posts/{id}/comments' },
-    { method: PATCH, path: '/api/v1/posts/{id}/comments/{commentId}' },
-    { method: DELETE, path: '/api/v1/posts/{id}/comments/{commentId}' },
-    { method: GET, path: '/api/v1/websocket/connections' },
-  ];
+export const COMMENTS_API_ROUTES: readonly CommentsApiRoute[] = COMMENTS_API_ROUTE_KEYS.map(parseRouteKey);
 
 /** The REST API for posts and comments; each change is broadcast to WebSocket subscribers. */
 export class CommentsApiStack extends Stack {
@@ -41,7 +59,7 @@ export class CommentsApiStack extends Stack {
   readonly handler: HandlerFunction;
 
   constructor(scope: Construct, id: string, props: CommentsApiStackProps) {
-    const { stageConfig, commentsTable, webSocketStage, broadcastStage, ...stackProps } = props;
+    const { stageConfig, commentsTable, webSocketStage, broadcastStage, identity, ...stackProps } = props;
     super(scope, id, stackProps);
 
     this.handler = new HandlerFunction(this, 'CommentsApiHandler', {
@@ -55,6 +73,7 @@ export class CommentsApiStack extends Stack {
         [EnvNames.websocketUrl]: webSocketStage.url,
       },
     }).bindTable(EnvNames.commentsTable, commentsTable, 'readWrite');
+    this.grantBroadcastInvoke(broadcastStage);
 
     this.api = new apigwv2.HttpApi(this, 'CommentsApi', {
       apiName: `realtime-comments-${stageConfig.stageName}-comments`,
@@ -63,7 +82,7 @@ export class CommentsApiStack extends Stack {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: [...stageConfig.corsAllowOrigins],
-        allowHeaders: ['content-type', 'authorization', 'x-user-id'],
+        allowHeaders: ['content-type', 'authorization'],
         allowMethods: [
           apigwv2.CorsHttpMethod.GET,
           apigwv2.CorsHttpMethod.POST,
@@ -74,18 +93,72 @@ export class CommentsApiStack extends Stack {
         maxAge: Duration.hours(1),
       },
     });
+    const accessLog = createAccessLog(this, 'AccessLogs', stageConfig, 'http');
     this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
       throttle: stageConfig.httpThrottle,
+      accessLogSettings: accessLog.settings,
     });
 
+    // API Gateway checks signature, expiry, issuer and audience before the function runs; the function
+    // reads the user from the verified claims.
+    const jwtAuthorizer = new HttpJwtAuthorizer('JwtAuthorizer', identity.issuer, {
+      authorizerName: `realtime-comments-${stageConfig.stageName}-jwt`,
+      jwtAudience: [identity.audience],
+      identitySource: ['$request.header.Authorization'],
+    });
     const integration = new HttpLambdaIntegration('CommentsIntegration', this.handler.function);
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     for (const route of COMMENTS_API_ROUTES) {
-      this.api.addRoutes({ path: route.path, methods: [route.method], integration });
+      const [httpRoute] = this.api.addRoutes({
+        path: route.path,
+        methods: [route.method],
+        integration,
+        authorizer: route.requiresToken ? jwtAuthorizer : undefined,
+      });
+      if (!httpRoute) throw new Error(`No route created for ${route.routeKey}`);
+      if (!route.requiresToken) {
+        Validations.of(httpRoute).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            `${route.routeKey} is a public read: posts, comments and the connection count are shown to ` +
+            'readers who are not signed in. Every write route requires a JWT.',
+        });
+      }
+      const throttle = stageConfig.commentsApiRouteThrottle[route.routeKey];
+      if (throttle) {
+        routeSettings[route.routeKey] = {
+          ThrottlingRateLimit: throttle.rateLimit,
+          ThrottlingBurstLimit: throttle.burstLimit,
+        };
+        // A stage naming a route in RouteSettings fails to deploy before that route exists.
+        cfnStage.addResourceDependency(httpRoute.node.defaultChild as apigwv2.CfnRoute);
+      }
     }
+    if (Object.keys(routeSettings).length > 0) cfnStage.routeSettings = routeSettings;
 
     new CfnOutput(this, 'CommentsApiUrl', { value: this.stage.url });
+  }
+
+  /**
+   * execute-api:Invoke on exactly the broadcast API's two routes on its stage, for the SigV4-signed calls
+   * the function makes. HttpRoute.grantInvoke() would allow every stage (`{apiId}/*\/…`).
+   */
+  private grantBroadcastInvoke(broadcastStage: apigwv2.IHttpStage): void {
+    iam.Grant.addToPrincipal({
+      grantee: this.handler,
+      actions: ['execute-api:Invoke'],
+      resourceArns: Object.values(BROADCAST_ROUTES).map((route) =>
+        this.formatArn({
+          service: 'execute-api',
+          resource: broadcastStage.api.apiId,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          resourceName: `${broadcastStage.stageName}/${route.method}${route.path}`,
+        }),
+      ),
+    });
   }
 }

@@ -1,24 +1,40 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { EnvNames } from '../../lambda/shared/env-names';
 import { CLIENT_ACTIONS } from '../../lambda/shared/protocol';
+import { CONNECTIONS_BY_TOPIC_INDEX } from '../../lambda/shared/table-schema';
 import type { StageConfig } from '../config/stage-config';
+import { createAccessLog } from '../constructs/access-log';
 import { HandlerFunction } from '../constructs/handler-function';
+import { acknowledgeWildcardResource } from '../constructs/nag-acknowledgement';
+import type { Identity } from '../constructs/identity';
 
 export interface RealtimeStackProps extends StackProps {
   readonly stageConfig: StageConfig;
   readonly connectionsTable: ITable;
   readonly commentsTable: ITable;
+  /** Whose tokens $connect accepts. */
+  readonly identity: Identity;
 }
 
 /** The broadcast API's routes, relative to {@link RealtimeStack.broadcastStage}'s URL. */
 export const BROADCAST_ROUTES = {
-  broadcastComments: '/broadcast/comments',
-  connectionCount: '/connections/count',
+  broadcastComments: { method: apigwv2.HttpMethod.POST, path: '/broadcast/comments' },
+  connectionCount: { method: apigwv2.HttpMethod.GET, path: '/connections/count' },
 } as const;
+
+/**
+ * Where a WebSocket client puts its token: `wss://…/{stage}?token=<JWT>`. Browsers cannot set headers on
+ * a WebSocket handshake, so the query string is the one place every client can use.
+ */
+export const WEBSOCKET_TOKEN_IDENTITY_SOURCE = 'route.request.querystring.token';
+/** Always present on $connect; see the anonymous case in {@link RealtimeStack}. */
+export const WEBSOCKET_ANONYMOUS_IDENTITY_SOURCE = 'context.connectionId';
 
 /**
  * The WebSocket API clients hold open, and the broadcast HTTP API that pushes messages to them. Both live
@@ -30,15 +46,29 @@ export class RealtimeStack extends Stack {
   readonly broadcastApi: apigwv2.HttpApi;
   /** Named after the stage, so its URL is https://{apiId}.execute-api.{region}.amazonaws.com/{stage}. */
   readonly broadcastStage: apigwv2.HttpStage;
+  readonly authorizerHandler: HandlerFunction;
   readonly connectionHandler: HandlerFunction;
   readonly messagesHandler: HandlerFunction;
   readonly broadcastHandler: HandlerFunction;
 
   constructor(scope: Construct, id: string, props: RealtimeStackProps) {
-    const { stageConfig, connectionsTable, commentsTable, ...stackProps } = props;
+    const { stageConfig, connectionsTable, commentsTable, identity, ...stackProps } = props;
     super(scope, id, stackProps);
     const { stageName } = stageConfig;
     const connectionTtl = String(stageConfig.connectionTtlSeconds);
+
+    this.authorizerHandler = new HandlerFunction(this, 'WebSocketAuthorizerHandler', {
+      entry: 'lambda/websocket-authorizer/handler.ts',
+      serviceName: 'websocket-authorizer',
+      description: 'WebSocket $connect REQUEST authorizer: verifies the token query parameter (JWT)',
+      stageConfig,
+      environment: {
+        [EnvNames.authIssuer]: identity.issuer,
+        [EnvNames.authAudience]: identity.audience,
+        [EnvNames.authJwksUrl]: identity.jwksUrl,
+        [EnvNames.allowAnonymous]: String(stageConfig.allowAnonymousSubscribers),
+      },
+    });
 
     this.connectionHandler = new HandlerFunction(this, 'WebSocketConnectionHandler', {
       entry: 'lambda/websocket-connection/handler.ts',
@@ -55,11 +85,31 @@ export class RealtimeStack extends Stack {
       serviceName: 'websocket-messages',
       description: 'WebSocket subscribe, unsubscribe, ping and $default',
       stageConfig,
-      environment: { [EnvNames.connectionTtlSeconds]: connectionTtl },
+      environment: {
+        [EnvNames.connectionTtlSeconds]: connectionTtl,
+        [EnvNames.maxSubscriptions]: String(stageConfig.maxSubscriptionsPerConnection),
+      },
     })
       .bindTable(EnvNames.connectionsTable, connectionsTable, 'readWrite')
       .bindTable(EnvNames.commentsTable, commentsTable, 'read');
 
+    // API Gateway runs a WebSocket authorizer on $connect only, and answers 401 without calling it when an
+    // identity source is missing. With anonymous subscribers off, the token is that identity source, so a
+    // handshake without one never reaches Lambda. With them on, a token-less handshake must still reach
+    // the authorizer (which then allows it as an anonymous, read-only subscriber), so the identity source
+    // is one that every $connect has: the connection id.
+    const connectAuthorizer = new WebSocketLambdaAuthorizer(
+      'ConnectAuthorizer',
+      this.authorizerHandler.function,
+      {
+        authorizerName: `realtime-comments-${stageName}-connect`,
+        identitySource: [
+          stageConfig.allowAnonymousSubscribers
+            ? WEBSOCKET_ANONYMOUS_IDENTITY_SOURCE
+            : WEBSOCKET_TOKEN_IDENTITY_SOURCE,
+        ],
+      },
+    );
     const connectionIntegration = new WebSocketLambdaIntegration(
       'ConnectionIntegration',
       this.connectionHandler.function,
@@ -72,21 +122,39 @@ export class RealtimeStack extends Stack {
       apiName: `realtime-comments-${stageName}`,
       description: 'Real-time comments: clients subscribe to posts and receive comment events',
       routeSelectionExpression: '$request.body.action',
-      connectRouteOptions: { integration: connectionIntegration },
-      disconnectRouteOptions: { integration: connectionIntegration },
-      defaultRouteOptions: { integration: messagesIntegration },
     });
-    for (const action of CLIENT_ACTIONS) {
-      this.webSocketApi.addRoute(action, { integration: messagesIntegration });
+    // API Gateway hands the context the authorizer returns (userId) to the routes' integrations as
+    // requestContext.authorizer.
+    this.webSocketApi.addRoute('$connect', {
+      integration: connectionIntegration,
+      authorizer: connectAuthorizer,
+    });
+    const connectedRoutes = [
+      this.webSocketApi.addRoute('$disconnect', { integration: connectionIntegration }),
+      this.webSocketApi.addRoute('$default', { integration: messagesIntegration }),
+      ...CLIENT_ACTIONS.map((action) =>
+        this.webSocketApi.addRoute(action, { integration: messagesIntegration }),
+      ),
+    ];
+    for (const route of connectedRoutes) {
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'API Gateway authorizes a WebSocket connection once, on $connect (the only route that takes an ' +
+          'authorizer); this route only ever carries frames of a connection that $connect already admitted.',
+      });
     }
+
+    const webSocketAccessLog = createAccessLog(this, 'WebSocketAccessLogs', stageConfig, 'websocket');
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
       stageName,
       autoDeploy: true,
       throttle: stageConfig.webSocketThrottle,
+      accessLogSettings: webSocketAccessLog.settings,
     });
     this.messagesHandler.addEnvironment(EnvNames.managementEndpoint, this.webSocketStage.callbackUrl);
-    this.webSocketStage.grantManagementApiAccess(this.messagesHandler);
+    this.grantPostToConnection(this.messagesHandler);
 
     this.broadcastHandler = new HandlerFunction(this, 'BroadcastHandler', {
       entry: 'lambda/broadcast/handler.ts',
@@ -99,37 +167,68 @@ export class RealtimeStack extends Stack {
         [EnvNames.managementEndpoint]: this.webSocketStage.callbackUrl,
         [EnvNames.fanOutConcurrency]: String(stageConfig.fanOutConcurrency),
       },
-    }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete');
-    this.webSocketStage.grantManagementApiAccess(this.broadcastHandler);
+    }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete', {
+      indexes: [CONNECTIONS_BY_TOPIC_INDEX],
+    });
+    this.grantPostToConnection(this.broadcastHandler);
 
+    // Callers sign with SigV4 and need execute-api:Invoke on the route: today only the comments API's
+    // function. No CORS: no browser ever calls this API.
     this.broadcastApi = new apigwv2.HttpApi(this, 'BroadcastApi', {
       apiName: `realtime-comments-${stageName}-broadcast`,
-      description: 'Broadcast comment events to WebSocket clients',
+      description: 'Broadcast comment events to WebSocket clients (IAM-authorized, internal)',
       createDefaultStage: false,
     });
+    const broadcastAccessLog = createAccessLog(this, 'BroadcastAccessLogs', stageConfig, 'http');
     this.broadcastStage = new apigwv2.HttpStage(this, 'BroadcastStage', {
       httpApi: this.broadcastApi,
       stageName,
       autoDeploy: true,
       throttle: stageConfig.httpThrottle,
+      accessLogSettings: broadcastAccessLog.settings,
     });
     const broadcastIntegration = new HttpLambdaIntegration(
       'BroadcastIntegration',
       this.broadcastHandler.function,
     );
-    this.broadcastApi.addRoutes({
-      path: BROADCAST_ROUTES.broadcastComments,
-      methods: [apigwv2.HttpMethod.POST],
-      integration: broadcastIntegration,
-    });
-    this.broadcastApi.addRoutes({
-      path: BROADCAST_ROUTES.connectionCount,
-      methods: [apigwv2.HttpMethod.GET],
-      integration: broadcastIntegration,
-    });
+    const iamAuthorizer = new HttpIamAuthorizer();
+    for (const route of Object.values(BROADCAST_ROUTES)) {
+      this.broadcastApi.addRoutes({
+        path: route.path,
+        methods: [route.method],
+        integration: broadcastIntegration,
+        authorizer: iamAuthorizer,
+      });
+    }
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
     new CfnOutput(this, 'WebSocketManagementEndpoint', { value: this.webSocketStage.callbackUrl });
     new CfnOutput(this, 'BroadcastUrl', { value: this.broadcastStage.url });
+  }
+
+  /**
+   * PostToConnection on this API's stage, and nothing else: not GetConnection or DeleteConnection (no
+   * function uses them), not another stage. WebSocketStage.grantManagementApiAccess() would allow every
+   * method (`/{stage}/*\/@connections/*`).
+   */
+  private grantPostToConnection(handler: HandlerFunction): void {
+    const { stageName } = this.webSocketStage;
+    const connectionsArn = this.formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      resourceName: `${stageName}/POST/@connections/*`,
+    });
+    iam.Grant.addToPrincipal({
+      grantee: handler,
+      actions: ['execute-api:ManageConnections'],
+      resourceArns: [connectionsArn],
+    });
+    acknowledgeWildcardResource(
+      handler.role,
+      connectionsArn,
+      'Connection ids are assigned by API Gateway at run time, so PostToConnection cannot name them; ' +
+        `the grant is already limited to POST on the ${stageName} stage of this WebSocket API.`,
+    );
   }
 }

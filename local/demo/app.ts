@@ -13,6 +13,8 @@ import {
 interface DemoConfig {
   webSocketUrl: string;
   apiBaseUrl: string;
+  /** The local stack's dev-only token route: the demo signs in through it. */
+  tokenUrl: string;
 }
 
 type ConnectionState = 'connecting' | 'open' | 'closed';
@@ -29,14 +31,16 @@ const RECENT_KEY = 'realtime-comments.recentPosts';
 const state = {
   config: undefined as DemoConfig | undefined,
   socket: undefined as WebSocket | undefined,
+  token: undefined as string | undefined,
+  /** The user id the token was issued for: the comments' userId, as verified by the API. */
+  signedInAs: undefined as string | undefined,
   postId: undefined as string | undefined,
   comments: new Map<string, Comment>(),
   retryMs: 500,
 };
 
-function userId(): string {
-  const input = $<HTMLInputElement>('user-id');
-  return input.value.trim();
+function userId(): string | undefined {
+  return state.signedInAs;
 }
 
 function showError(message: string | undefined): void {
@@ -55,7 +59,7 @@ function setConnectionState(next: ConnectionState): void {
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const config = state.config;
   if (!config) throw new Error('Not configured yet');
-  const headers: Record<string, string> = { 'x-user-id': userId() };
+  const headers: Record<string, string> = state.token ? { authorization: `Bearer ${state.token}` } : {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${config.apiBaseUrl}/api/v1${path}`, {
     method,
@@ -172,9 +176,10 @@ function onEvent(event: ServerEvent): void {
 
 function connect(): void {
   const config = state.config;
-  if (!config) return;
+  if (!config || !state.token) return;
   setConnectionState('connecting');
-  const socket = new WebSocket(config.webSocketUrl);
+  // Browsers cannot set headers on a WebSocket handshake: the token travels in the query string.
+  const socket = new WebSocket(`${config.webSocketUrl}?token=${encodeURIComponent(state.token)}`);
   state.socket = socket;
   socket.addEventListener('open', () => {
     state.retryMs = 500;
@@ -187,6 +192,7 @@ function connect(): void {
   });
   socket.addEventListener('close', () => {
     setConnectionState('closed');
+    if (state.socket !== socket) return;
     // Back off with jitter so a restarted gateway is not hit by every tab at once.
     const delay = state.retryMs * (0.5 + Math.random());
     state.retryMs = Math.min(state.retryMs * 2, 15_000);
@@ -247,18 +253,39 @@ function postIdFromHash(): string | undefined {
   return match?.[1] ? decodeURIComponent(match[1]) : undefined;
 }
 
+/** Gets a token for the user id from the local issuer, then (re)connects with it. */
+async function signIn(id: string): Promise<void> {
+  const config = state.config;
+  if (!config) return;
+  const response = await fetch(config.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: id }),
+  });
+  const payload = (await response.json()) as { token?: string; detail?: string };
+  if (!response.ok || !payload.token)
+    throw new Error(payload.detail ?? `sign-in failed with ${response.status}`);
+  state.token = payload.token;
+  state.signedInAs = id;
+  localStorage.setItem(USER_KEY, id);
+  $('signed-in-as').textContent = id;
+  const previous = state.socket;
+  state.socket = undefined;
+  previous?.close();
+  connect();
+  renderComments();
+}
+
 async function main(): Promise<void> {
   const userInput = $<HTMLInputElement>('user-id');
   userInput.value = localStorage.getItem(USER_KEY) ?? `user-${Math.random().toString(36).slice(2, 8)}`;
-  localStorage.setItem(USER_KEY, userInput.value);
-  userInput.addEventListener('change', () => {
-    localStorage.setItem(USER_KEY, userInput.value.trim());
-    renderComments();
-  });
-
   state.config = (await (await fetch('/config.json')).json()) as DemoConfig;
+  $('sign-in').addEventListener('submit', (event) => {
+    event.preventDefault();
+    signIn(userInput.value.trim()).catch((error: Error) => showError(error.message));
+  });
   renderRecent();
-  connect();
+  await signIn(userInput.value.trim()).catch((error: Error) => showError(error.message));
 
   $('create-post').addEventListener('submit', (event) => {
     event.preventDefault();

@@ -1,18 +1,23 @@
 import type { Comment, Post } from '../../lambda/shared/protocol';
-import type { E2eTarget } from './target';
+import { tokenFor, type E2eTarget } from './target';
 
 /** The comments API as a client uses it, over real HTTP. */
 export class CommentsApiClient {
   constructor(
     private readonly target: E2eTarget,
-    private readonly userId: string,
+    /** Bearer token of the acting user; undefined for anonymous reads. */
+    private readonly token: string | undefined,
   ) {}
+
+  static async as(target: E2eTarget, user: string): Promise<CommentsApiClient> {
+    return new CommentsApiClient(target, await tokenFor(target, user));
+  }
 
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     const response = await fetch(`${this.target.commentsApiUrl}/api/v1${path}`, {
       method,
       headers: {
-        'x-user-id': this.userId,
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),

@@ -21,7 +21,11 @@ export default async function globalSetup(): Promise<void> {
     LOCAL_DYNAMODB_PORT: process.env.E2E_DYNAMODB_PORT ?? '18000',
     LOCAL_OUTPUTS_FILE: path.join(workDir, 'outputs.json'),
     LOCAL_ASSEMBLY_DIR: path.join(workDir, 'cdk.out'),
+    LOCAL_ISSUER_KEYS_FILE: path.join(workDir, 'issuer-keys.json'),
   };
   globalThis.__LOCAL_STACK__ = await startLocalStackProcess(env);
   process.env.E2E_LOCAL_OUTPUTS_FILE = env.LOCAL_OUTPUTS_FILE;
+  // The bench smoke test reads the bundles from here (cold-start item).
+  process.env.E2E_LOCAL_ASSEMBLY_DIR = env.LOCAL_ASSEMBLY_DIR;
+  process.env.E2E_ISSUER_KEYS_FILE = env.LOCAL_ISSUER_KEYS_FILE;
 }

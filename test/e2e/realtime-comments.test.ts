@@ -7,6 +7,7 @@ import {
   eventually,
   loadTarget,
   subscriberIds,
+  tokenFor,
   type E2eTarget,
 } from './target';
 import { TestClient } from './ws-client';
@@ -18,10 +19,11 @@ import { TestClient } from './ws-client';
 let target: E2eTarget;
 let db: DynamoDBDocumentClient;
 let api: CommentsApiClient;
+let wsToken: string;
 const clients: TestClient[] = [];
 
 async function connect(): Promise<TestClient> {
-  const client = await TestClient.connect(target.webSocketUrl);
+  const client = await TestClient.connect(target.webSocketUrl, wsToken);
   clients.push(client);
   return client;
 }
@@ -31,10 +33,11 @@ const isCreated = (postId: string, commentId: string) => (e: ServerEvent) =>
 const isUpdated = (commentId: string, action: 'updated' | 'deleted') => (e: ServerEvent) =>
   e.type === 'comment.updated' && e.data.commentId === commentId && e.data.action === action;
 
-beforeAll(() => {
+beforeAll(async () => {
   target = loadTarget();
   db = documentClient(target);
-  api = new CommentsApiClient(target, 'e2e-user');
+  api = await CommentsApiClient.as(target, 'e2e-user');
+  wsToken = await tokenFor(target, 'e2e-listener');
 });
 
 afterEach(async () => {

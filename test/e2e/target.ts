@@ -18,8 +18,11 @@ export interface E2eTarget {
   broadcastUrl: string;
   connectionsTableName: string;
   commentsTableName: string;
+  /** Where postToConnection is sent (https://{apiId}.execute-api.{region}.amazonaws.com/{stage}). */
+  managementEndpoint?: string;
   /** Only on the local stack. */
   faultsUrl?: string;
+  tokenUrl?: string;
   dynamoDbEndpoint?: string;
 }
 
@@ -33,6 +36,11 @@ function findOutput(outputs: Record<string, Record<string, string>>, key: string
 export function loadTarget(): E2eTarget {
   const file = process.env.E2E_OUTPUTS_FILE ?? process.env.E2E_LOCAL_OUTPUTS_FILE;
   if (!file) throw new Error('No outputs file: run through the e2e project, or set E2E_OUTPUTS_FILE');
+  return loadTargetFile(file);
+}
+
+/** Reads a `cdk deploy --outputs-file`-shaped JSON file (the local stack writes the same shape). */
+export function loadTargetFile(file: string): E2eTarget {
   const outputs = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
   const required = (key: string): string => {
     const value = findOutput(outputs, key);
@@ -46,11 +54,35 @@ export function loadTarget(): E2eTarget {
     connectionsTableName: required('ConnectionsTableName'),
     commentsTableName: required('CommentsTableName'),
   };
+  const managementEndpoint = findOutput(outputs, 'WebSocketManagementEndpoint');
   const faultsUrl = findOutput(outputs, 'FaultsUrl');
+  const tokenUrl = findOutput(outputs, 'TokenUrl');
+  if (tokenUrl) target.tokenUrl = tokenUrl;
   const dynamoDbEndpoint = findOutput(outputs, 'DynamoDbEndpoint');
+  if (managementEndpoint) target.managementEndpoint = managementEndpoint.replace(/\/$/, '');
   if (faultsUrl) target.faultsUrl = faultsUrl;
   if (dynamoDbEndpoint) target.dynamoDbEndpoint = dynamoDbEndpoint;
   return target;
+}
+
+/**
+ * A token for a named test user: from the local stack's dev-only token route, or, against a deployed
+ * stage, from E2E_TOKENS (a JSON object of user name → JWT issued by that stage's identity provider).
+ */
+export async function tokenFor(target: E2eTarget, user: string): Promise<string> {
+  if (target.tokenUrl) {
+    const response = await fetch(target.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: user }),
+    });
+    if (!response.ok) throw new Error(`token route answered ${response.status}`);
+    return ((await response.json()) as { token: string }).token;
+  }
+  const tokens = JSON.parse(process.env.E2E_TOKENS ?? '{}') as Record<string, string>;
+  const token = tokens[user];
+  if (!token) throw new Error(`E2E_TOKENS has no token for "${user}"`);
+  return token;
 }
 
 /** A document client for the target's tables: DynamoDB Local, or the deployed account's (your credentials). */

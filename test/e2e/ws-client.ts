@@ -25,8 +25,9 @@ export class TestClient {
     this.closedWith = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
   }
 
-  static async connect(url: string): Promise<TestClient> {
-    const socket = new WebSocket(url);
+  /** Connects with the token in the query string, as browsers must; no token tries an anonymous connect. */
+  static async connect(url: string, token?: string): Promise<TestClient> {
+    const socket = new WebSocket(token ? `${url}?token=${encodeURIComponent(token)}` : url);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

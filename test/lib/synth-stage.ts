@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { buildApp, stackName, type RealtimeCommentsStacks } from '../../lib/app';
-import { resolveStageConfig, type StageName } from '../../lib/config/stage-config';
+import { resolveStageConfig, type StageConfig, type StageName } from '../../lib/config/stage-config';
 import { REPO_ROOT } from '../../lib/constructs/handler-function';
 
 /**
@@ -34,24 +34,20 @@ export type StackPart = 'Data' | 'Realtime' | 'CommentsApi';
 const built = new Map<string, SynthesizedStage>();
 
 /**
- * Builds the app for a stage the way bin/app.ts does (same buildApp, same context, no env pinned) and
- * synthesizes it, once per stage per test file.
- *
- * esbuild runs for the functions of the `bundle` stacks only (the `aws:cdk:bundling-stacks` context the
- * CLI sets when only some stacks are selected): each stack test bundles the stack it asserts on and
- * nothing else, which keeps the suite fast on two cores. The other stacks get CDK's placeholder assets,
- * which change nothing in their templates but the (masked) asset hash. test/bin bundles everything, as
- * `cdk synth` does.
+ * Builds the app for a stage config the way bin/app.ts does (same buildApp, cdk-nag included, same context,
+ * no env pinned) and synthesizes it, so every template a test reads has passed cdk-nag. Not cached: for
+ * configs that no stage has (anonymous subscribers, an OIDC issuer).
  */
-export function synthStage(stage: StageName, bundle: readonly StackPart[] | 'all' = 'all'): SynthesizedStage {
-  const config = resolveStageConfig(stage);
+export function synthConfig(
+  config: StageConfig,
+  bundle: readonly StackPart[] | 'all' = [],
+): SynthesizedStage {
   const bundlingStacks = bundle === 'all' ? ['**'] : bundle.map((part) => stackName(config, part));
-  const key = `${stage}:${bundlingStacks.join(',')}`;
-  const cached = built.get(key);
-  if (cached) return cached;
-  const app = new App({ context: { ...cdkJsonContext(), stage, [BUNDLING_STACKS]: bundlingStacks } });
+  const app = new App({
+    context: { ...cdkJsonContext(), stage: config.stageName, [BUNDLING_STACKS]: bundlingStacks },
+  });
   const stacks = buildApp(app, config);
-  const synthesized: SynthesizedStage = {
+  return {
     app,
     stacks,
     templates: {
@@ -60,6 +56,23 @@ export function synthStage(stage: StageName, bundle: readonly StackPart[] | 'all
       commentsApi: Template.fromStack(stacks.commentsApi),
     },
   };
+}
+
+/**
+ * Builds the app for a stage the way bin/app.ts does (same buildApp, cdk-nag included, same context, no
+ * env pinned) and synthesizes it, once per stage per test file.
+ *
+ * esbuild runs for the functions of the `bundle` stacks only (the `aws:cdk:bundling-stacks` context the
+ * CLI sets when only some stacks are selected): each stack test bundles the stack it asserts on and
+ * nothing else, which keeps the suite fast on two cores. The other stacks get CDK's placeholder assets,
+ * which change nothing in their templates but the (masked) asset hash. test/bin bundles everything, as
+ * `cdk synth` does.
+ */
+export function synthStage(stage: StageName, bundle: readonly StackPart[] | 'all' = 'all'): SynthesizedStage {
+  const key = `${stage}:${bundle === 'all' ? 'all' : bundle.join(',')}`;
+  const cached = built.get(key);
+  if (cached) return cached;
+  const synthesized = synthConfig(resolveStageConfig(stage), bundle);
   built.set(key, synthesized);
   return synthesized;
 }

@@ -6,6 +6,7 @@ import {
   eventually,
   loadTarget,
   subscriberIds,
+  tokenFor,
   type E2eTarget,
 } from '../target';
 import { TestClient } from '../ws-client';
@@ -23,7 +24,7 @@ async function setFaults(faults: Record<string, unknown>): Promise<void> {
   if (!response.ok) throw new Error(`setting faults failed: ${response.status}`);
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   target = loadTarget();
   db = documentClient(target);
 });
@@ -34,10 +35,11 @@ afterAll(async () => {
 });
 
 it('deletes a killed connection on the next broadcast and still delivers to the live one', async () => {
-  const api = new CommentsApiClient(target, 'stale-test');
+  const api = await CommentsApiClient.as(target, 'stale-test');
+  const wsToken = await tokenFor(target, 'stale-listener');
   const post = await api.createPost('Stale connections');
-  const live = await TestClient.connect(target.webSocketUrl);
-  const doomed = await TestClient.connect(target.webSocketUrl);
+  const live = await TestClient.connect(target.webSocketUrl, wsToken);
+  const doomed = await TestClient.connect(target.webSocketUrl, wsToken);
   await live.subscribe(post.id);
   await doomed.subscribe(post.id);
   const before = await subscriberIds(db, target, post.id);

@@ -18,6 +18,8 @@ function fakeConnections(pages: string[][], log: string[]): ConnectionRepository
     }),
     addSubscription: jest.fn(),
     removeSubscription: jest.fn(),
+    countSubscriptions: jest.fn(),
+    isSubscribed: jest.fn(),
     postSubscribers: (postId: string) => audience(`post ${postId}`),
     allConnections: () => audience('all'),
     countConnections: jest.fn(async () => 42),

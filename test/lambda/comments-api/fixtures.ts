@@ -13,11 +13,35 @@ export interface RequestOptions {
   queryStringParameters?: Record<string, string>;
   headers?: Record<string, string>;
   body?: string;
+  /** Claims of a bearer token the HTTP API's JWT authorizer verified; absent for an anonymous request. */
+  claims?: Record<string, unknown>;
+}
+
+/** The claims API Gateway's JWT authorizer passes on for a verified token of `sub`. */
+export function tokenClaims(sub: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    sub,
+    iss: 'https://issuer.example.test',
+    client_id: 'comments-client',
+    token_use: 'access',
+    exp: '1798765200',
+    ...extra,
+  };
 }
 
 /** An HTTP API (payload format 2.0) event as API Gateway delivers it for a matched route. */
 export function httpEvent(routeKey: string, options: RequestOptions = {}): APIGatewayProxyEventV2 {
   const [method = 'GET', path = '/'] = routeKey.split(' ');
+  const authorizer =
+    options.claims === undefined
+      ? {}
+      : {
+          authorizer: {
+            principalId: '',
+            integrationLatency: 0,
+            jwt: { claims: options.claims, scopes: null },
+          },
+        };
   return {
     version: '2.0',
     routeKey,
@@ -39,6 +63,7 @@ export function httpEvent(routeKey: string, options: RequestOptions = {}): APIGa
       stage: '$default',
       time: '01/Jan/2027:00:00:00 +0000',
       timeEpoch: 1798761600000,
+      ...authorizer,
     },
   };
 }

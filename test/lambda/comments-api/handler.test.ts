@@ -11,7 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
 import { logger } from '../../../lambda/shared/telemetry';
-import { httpEvent, jsonBody, type RequestOptions } from './fixtures';
+import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from './fixtures';
 
 type HandlerModule = typeof import('../../../lambda/comments-api/handler');
 
@@ -53,7 +53,7 @@ const storedComment = (id: string, content = `comment ${id}`): Record<string, st
   content,
   createdAt: '2027-01-01T00:00:01.000Z',
 });
-const asBob = { 'x-user-id': 'bob' };
+const asBob = tokenClaims('bob');
 
 let fetchMock: jest.SpiedFunction<typeof fetch>;
 
@@ -81,10 +81,11 @@ function broadcasts(): unknown[] {
     .map(([, init]) => JSON.parse(String(init?.body)));
 }
 
-function commentRequest(body: unknown, headers: Record<string, string> = asBob): RequestOptions {
+/** `claims: null` sends the request without a verified token. */
+function commentRequest(body: unknown, claims: Record<string, unknown> | null = asBob): RequestOptions {
   return {
     pathParameters: { id: POST_ID },
-    headers,
+    claims: claims ?? undefined,
     body: typeof body === 'string' ? body : JSON.stringify(body),
   };
 }
@@ -97,7 +98,7 @@ describe('comments API handler', () => {
 
       // Act
       const result = await call(CommentsApiRoutes.createPost, {
-        headers: { 'x-user-id': 'alice' },
+        claims: tokenClaims('alice'),
         body: JSON.stringify({ title: 'First post', body: 'Body text' }),
       });
 
@@ -120,7 +121,7 @@ describe('comments API handler', () => {
     it('answers 400 without a title', async () => {
       // Act
       const result = await call(CommentsApiRoutes.createPost, {
-        headers: { 'x-user-id': 'alice' },
+        claims: tokenClaims('alice'),
         body: JSON.stringify({ body: 'no title' }),
       });
 
@@ -219,7 +220,17 @@ describe('comments API handler', () => {
       const comment = jsonBody(result);
       expect(broadcasts()).toEqual([{ type: 'comment.created', data: { postId: POST_ID, comment } }]);
       const [, init] = fetchMock.mock.calls[0] ?? [];
-      expect(init).toMatchObject({ method: 'POST', headers: { 'content-type': 'application/json' } });
+      expect(init).toMatchObject({
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          // The broadcast API is IAM-authorised: signed with the function's credentials (dummy in tests).
+          authorization: expect.stringMatching(
+            /^AWS4-HMAC-SHA256 Credential=dummy\/\d{8}\/us-east-1\/execute-api\/aws4_request, /,
+          ),
+          'x-amz-date': expect.stringMatching(/^\d{8}T\d{6}Z$/),
+        },
+      });
     });
 
     it('answers 404 Post not found for an unknown post, and broadcasts nothing', async () => {
@@ -261,16 +272,50 @@ describe('comments API handler', () => {
       expect(fetchMock).not.toHaveBeenCalled();
     });
 
-    it('answers 401 without x-user-id, before touching the table', async () => {
+    it('answers 401 without a verified token, before touching the table', async () => {
       // Act
-      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }, {}));
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }, null));
 
       // Assess
       expect(result.statusCode).toBe(401);
-      expect(jsonBody(result)).toEqual({
-        detail: "Missing x-user-id header: writes need the acting user's id",
-      });
+      expect(jsonBody(result)).toEqual({ detail: 'A valid bearer token is required' });
       expect(ddb.calls()).toHaveLength(0);
+    });
+
+    it('answers 401 to an x-user-id header alone: a header never names the actor', async () => {
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, {
+        ...commentRequest({ content: 'Hi' }, null),
+        headers: { 'x-user-id': 'bob' },
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(401);
+      expect(ddb.calls()).toHaveLength(0);
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('stores the token’s sub as the author, whatever userId the body claims', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      const result = await call(
+        CommentsApiRoutes.createComment,
+        commentRequest({ content: 'Hi', userId: 'alice' }),
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(jsonBody(result)).toMatchObject({ userId: 'bob' });
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          expect.anything(),
+          expect.objectContaining({
+            Put: expect.objectContaining({ Item: expect.objectContaining({ userId: 'bob' }) }),
+          }),
+        ],
+      });
     });
 
     it('still answers 201, and logs the failure, when the broadcast API is unreachable', async () => {
@@ -444,7 +489,7 @@ describe('comments API handler', () => {
 
   describe('PATCH and DELETE /api/v1/posts/{id}/comments/{commentId}', () => {
     const commentKey = { pk: `post#${POST_ID}`, sk: 'comment#C1' };
-    const target = { pathParameters: { id: POST_ID, commentId: 'C1' }, headers: asBob };
+    const target = { pathParameters: { id: POST_ID, commentId: 'C1' }, claims: asBob };
 
     beforeEach(() => {
       ddb.on(GetCommand, { Key: commentKey }).resolves({ Item: storedComment('C1') });
@@ -499,7 +544,7 @@ describe('comments API handler', () => {
 
     it('answers 404 Comment not found for an unknown comment, and broadcasts nothing', async () => {
       // Prepare
-      const unknown = { pathParameters: { id: POST_ID, commentId: 'C9' }, headers: asBob };
+      const unknown = { pathParameters: { id: POST_ID, commentId: 'C9' }, claims: asBob };
 
       // Act
       const update = await call(CommentsApiRoutes.updateComment, { ...unknown, body: '{"content":"x"}' });
@@ -531,7 +576,7 @@ describe('comments API handler', () => {
       // Act
       const removal = await call(CommentsApiRoutes.deleteComment, {
         ...target,
-        headers: { 'x-user-id': 'mallory' },
+        claims: tokenClaims('mallory'),
       });
 
       // Assess
@@ -539,14 +584,19 @@ describe('comments API handler', () => {
       expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
     });
 
-    it('answers 401 without x-user-id', async () => {
+    it('answers 401 without a verified token, even with the author’s x-user-id header', async () => {
       // Act
       const update = await call(CommentsApiRoutes.updateComment, {
         ...target,
-        headers: {},
+        claims: undefined,
+        headers: { 'x-user-id': 'bob' },
         body: '{"content":"x"}',
       });
-      const removal = await call(CommentsApiRoutes.deleteComment, { ...target, headers: {} });
+      const removal = await call(CommentsApiRoutes.deleteComment, {
+        ...target,
+        claims: undefined,
+        headers: { 'x-user-id': 'bob' },
+      });
 
       // Assess
       expect([update.statusCode, removal.statusCode]).toEqual([401, 401]);
@@ -626,17 +676,22 @@ describe('comments API handler', () => {
       });
     };
 
+    const region = process.env.AWS_REGION;
+
     afterEach(() => {
-      Object.assign(process.env, baseEnv);
+      Object.assign(process.env, baseEnv, { AWS_REGION: region });
     });
 
-    it.each(['COMMENTS_TABLE_NAME', 'BROADCAST_URL'])('fails naming %s when it is missing', (name) => {
-      // Prepare
-      delete process.env[name];
+    it.each(['COMMENTS_TABLE_NAME', 'BROADCAST_URL', 'AWS_REGION'])(
+      'fails naming %s when it is missing',
+      (name) => {
+        // Prepare
+        delete process.env[name];
 
-      // Act / Assess
-      expect(loadFresh).toThrow(`Missing required environment variable ${name}`);
-    });
+        // Act / Assess
+        expect(loadFresh).toThrow(`Missing required environment variable ${name}`);
+      },
+    );
 
     it('starts without WEBSOCKET_URL or BROADCAST_TIMEOUT_MS', () => {
       // Prepare

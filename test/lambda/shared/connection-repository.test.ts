@@ -2,6 +2,7 @@ import {
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type BatchWriteCommandInput,
@@ -229,6 +230,63 @@ describe('DynamoConnectionRepository', () => {
         ExpressionAttributeValues: { ':topic': 'all' },
       });
       expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, { ExclusiveStartKey: { k: 1 } });
+    });
+  });
+
+  describe('subscriptions of one connection', () => {
+    it('counts them with COUNT queries on the connection’s own partition, never the index', async () => {
+      // Prepare
+      ddb
+        .on(QueryCommand)
+        .resolvesOnce({ Count: 15, LastEvaluatedKey: { connectionId: 'c1', sk: 'sub#p15' } })
+        .resolvesOnce({ Count: 3 });
+
+      // Act
+      const count = await repository.countSubscriptions('c1');
+
+      // Assess
+      expect(count).toBe(18);
+      expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+      expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
+        TableName: TABLE,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': 'connectionId', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':pk': 'c1', ':prefix': 'sub#' },
+        Select: 'COUNT',
+      });
+      expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBeUndefined();
+      expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
+        ExclusiveStartKey: { connectionId: 'c1', sk: 'sub#p15' },
+      });
+    });
+
+    it('counts zero for a connection without subscriptions', async () => {
+      // Prepare
+      ddb.on(QueryCommand).resolves({ Count: 0 });
+
+      // Act
+      const count = await repository.countSubscriptions('c1');
+
+      // Assess
+      expect(count).toBe(0);
+    });
+
+    it.each([
+      [true, { Item: { sk: 'sub#p1' } }],
+      [false, {}],
+    ])('answers %p for isSubscribed with one keyed read', async (expected, answer) => {
+      // Prepare
+      ddb.on(GetCommand).resolves(answer);
+
+      // Act
+      const subscribed = await repository.isSubscribed('c1', 'p1');
+
+      // Assess
+      expect(subscribed).toBe(expected);
+      expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+        TableName: TABLE,
+        Key: { connectionId: 'c1', sk: 'sub#p1' },
+      });
     });
   });
 });

@@ -1,4 +1,4 @@
-import { intEnv, MissingEnvError, optionalEnv, requireEnv } from '../../../lambda/shared/env';
+import { booleanEnv, intEnv, MissingEnvError, optionalEnv, requireEnv } from '../../../lambda/shared/env';
 
 describe('requireEnv', () => {
   it('returns the value when set', () => {
@@ -58,5 +58,30 @@ describe('intEnv', () => {
 
     // Assess
     expect(read).toThrow(/CONNECTION_TTL_SECONDS/);
+  });
+});
+
+describe('booleanEnv', () => {
+  it.each<[string | undefined, boolean, boolean]>([
+    ['true', false, true],
+    ['false', true, false],
+    [undefined, false, false],
+    [undefined, true, true],
+    ['  ', true, true],
+  ])('reads %p with fallback %p as %p', (raw, fallback, expected) => {
+    // Act
+    const value = booleanEnv('FLAG', fallback, { FLAG: raw });
+
+    // Assess
+    expect(value).toBe(expected);
+  });
+
+  it.each(['TRUE', 'yes', '1', 'true '])('fails naming the variable on %p', (raw) => {
+    // Act
+    const read = (): boolean =>
+      booleanEnv('ALLOW_ANONYMOUS_SUBSCRIBERS', false, { ALLOW_ANONYMOUS_SUBSCRIBERS: raw });
+
+    // Assess
+    expect(read).toThrow('Environment variable ALLOW_ANONYMOUS_SUBSCRIBERS must be "true" or "false"');
   });
 });

@@ -7,6 +7,8 @@ function fakeConnections(): ConnectionRepository {
     removeConnection: jest.fn(async () => 3),
     addSubscription: jest.fn(),
     removeSubscription: jest.fn(),
+    countSubscriptions: jest.fn(),
+    isSubscribed: jest.fn(),
     postSubscribers: jest.fn(),
     allConnections: jest.fn(),
     countConnections: jest.fn(),

@@ -73,28 +73,38 @@ describe('$connect', () => {
     });
   });
 
-  it('records the user id an authorizer put in the request context', async () => {
+  it('records the user id the WebSocket authorizer verified', async () => {
     // Prepare
     ddb.on(PutCommand).resolves({});
 
     // Act
-    await handler(lifecycleEvent('CONNECT', { userId: 'user-42', principalId: 'user-42' }));
+    const response = await handler(
+      lifecycleEvent('CONNECT', { principalId: 'user-42', userId: 'user-42', anonymous: 'false' }),
+    );
 
     // Assess
+    expect(response).toEqual({ statusCode: 200 });
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       Item: expect.objectContaining({ connectionId: 'conn-1', userId: 'user-42' }),
     });
   });
 
-  it('stores no user id for an anonymous connection', async () => {
+  it.each<[string, Record<string, unknown> | undefined]>([
+    ['without any authorizer context (a stage without an authorizer)', undefined],
+    ['that the authorizer let in anonymously', { principalId: 'anonymous', anonymous: 'true' }],
+    ['marked anonymous even if a userId slipped in', { principalId: 'x', anonymous: 'true', userId: 'u1' }],
+    ['whose context userId is not of the id format', { principalId: 'x', userId: 'a b', anonymous: 'false' }],
+  ])('accepts a connection %s and stores no user id', async (_case, authorizer) => {
     // Prepare
     ddb.on(PutCommand).resolves({});
 
     // Act
-    await handler(lifecycleEvent('CONNECT'));
+    const response = await handler(lifecycleEvent('CONNECT', authorizer));
 
     // Assess
+    expect(response).toEqual({ statusCode: 200 });
     const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toBeDefined();
     expect(item?.userId).toBeUndefined();
   });
 

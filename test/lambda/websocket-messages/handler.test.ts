@@ -34,6 +34,7 @@ const DYNAMO_COMMANDS = {
   TransactWrite: TransactWriteCommand,
 };
 const READS = ['Get', 'Query'];
+const MAX_SUBSCRIPTIONS = 5;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
@@ -45,6 +46,7 @@ beforeAll(() => {
   process.env.COMMENTS_TABLE_NAME = COMMENTS_TABLE;
   process.env.CONNECTION_TTL_SECONDS = String(TTL_SECONDS);
   process.env.WEBSOCKET_MANAGEMENT_ENDPOINT = 'https://api.execute-api.us-east-1.amazonaws.com/dev';
+  process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION = String(MAX_SUBSCRIPTIONS);
   ({ handler } = jest.requireActual<HandlerModule>('../../../lambda/websocket-messages/handler'));
 });
 
@@ -131,6 +133,7 @@ describe('subscribe', () => {
     ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: post });
     ddb.on(PutCommand).resolves({});
     ddb.on(QueryCommand, { TableName: COMMENTS_TABLE }).resolves({ Items: [comment('c1'), comment('c2')] });
+    ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: MAX_SUBSCRIPTIONS - 1 });
 
     // Act
     const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
@@ -153,7 +156,12 @@ describe('subscribe', () => {
       ScanIndexForward: true,
       Limit: 100,
     });
-    expect(sentCommands()).toEqual(['Get', 'Put', 'Query']);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: CONNECTIONS_TABLE,
+      ExpressionAttributeValues: { ':pk': 'conn-1', ':prefix': 'sub#' },
+      Select: 'COUNT',
+    });
+    expect(sentCommands()).toEqual(['Get', 'Query', 'Put', 'Query']);
     expect(pushed()).toEqual([
       { connectionId: 'conn-1', event: { type: 'subscribed', data: { postId: 'p1' } } },
       {
@@ -208,6 +216,7 @@ describe('subscribe', () => {
     // Prepare
     ddb.on(GetCommand).resolves({ Item: post });
     ddb.on(PutCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: 0 });
     api.on(PostToConnectionCommand).rejects(new GoneException({ message: 'gone', $metadata: {} }));
 
     // Act
@@ -215,8 +224,54 @@ describe('subscribe', () => {
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { TableName: COMMENTS_TABLE });
     expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+  });
+
+  it('refuses a subscribe beyond MAX_SUBSCRIPTIONS_PER_CONNECTION with TOO_MANY_SUBSCRIPTIONS, writing nothing', async () => {
+    // Prepare
+    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: post });
+    ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: MAX_SUBSCRIPTIONS });
+    ddb.on(GetCommand, { TableName: CONNECTIONS_TABLE }).resolves({});
+
+    // Act
+    const response = await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expectNoWrites();
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Key: { connectionId: 'conn-1', sk: 'sub#p1' },
+    });
+    expect(pushed()).toEqual([
+      {
+        connectionId: 'conn-1',
+        event: {
+          type: 'error',
+          data: { code: 'TOO_MANY_SUBSCRIPTIONS', message: expect.stringContaining(`${MAX_SUBSCRIPTIONS}`) },
+        },
+      },
+    ]);
+  });
+
+  it('re-subscribes at the limit to a post the connection already follows', async () => {
+    // Prepare
+    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: post });
+    ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: MAX_SUBSCRIPTIONS });
+    ddb.on(GetCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Item: { sk: 'sub#p1' } });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: COMMENTS_TABLE }).resolves({ Items: [] });
+
+    // Act
+    await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1"}'));
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: CONNECTIONS_TABLE });
+    expect(pushed().map(({ event }) => (event as { type: string }).type)).toEqual([
+      'subscribed',
+      'comments.list',
+    ]);
   });
 
   it('reports an internal error in-band, answers 200, and logs and counts the failure', async () => {
@@ -335,5 +390,41 @@ describe('malformed messages', () => {
       { connectionId: 'conn-1', event: { type: 'error', data: { code, message: expect.any(String) } } },
     ]);
     expect(addMetric).toHaveBeenCalledWith('InvalidClientMessages', 'Count', 1);
+  });
+});
+
+describe('cold start', () => {
+  afterEach(() => {
+    process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION = String(MAX_SUBSCRIPTIONS);
+  });
+
+  it.each(['0', '-1', 'many'])('fails on MAX_SUBSCRIPTIONS_PER_CONNECTION=%p, naming it', (value) => {
+    // Prepare
+    process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION = value;
+
+    // Act
+    const load = (): void => {
+      jest.isolateModules(() => {
+        jest.requireActual<HandlerModule>('../../../lambda/websocket-messages/handler');
+      });
+    };
+
+    // Assess
+    expect(load).toThrow('MAX_SUBSCRIPTIONS_PER_CONNECTION');
+  });
+
+  it('starts without MAX_SUBSCRIPTIONS_PER_CONNECTION (default 20)', () => {
+    // Prepare
+    delete process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
+
+    // Act
+    const load = (): void => {
+      jest.isolateModules(() => {
+        jest.requireActual<HandlerModule>('../../../lambda/websocket-messages/handler');
+      });
+    };
+
+    // Assess
+    expect(load).not.toThrow();
   });
 });

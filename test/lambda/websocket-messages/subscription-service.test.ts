@@ -18,7 +18,12 @@ const comment: Comment = {
   createdAt: '2026-11-26T06:01:00Z',
 };
 
-function setup(replyOutcome: DeliveryResult = { outcome: 'delivered' }): {
+const MAX_SUBSCRIPTIONS = 3;
+
+function setup(
+  replyOutcome: DeliveryResult = { outcome: 'delivered' },
+  subscribed: string[] = [],
+): {
   service: SubscriptionService;
   log: string[];
   connections: ConnectionRepository;
@@ -34,13 +39,18 @@ function setup(replyOutcome: DeliveryResult = { outcome: 'delivered' }): {
     removeSubscription: jest.fn(async (_connectionId: string, postId: string) => {
       log.push(`unsubscribe ${postId}`);
     }),
+    countSubscriptions: jest.fn(async () => {
+      log.push('count');
+      return subscribed.length;
+    }),
+    isSubscribed: jest.fn(async (_connectionId: string, postId: string) => subscribed.includes(postId)),
     postSubscribers: jest.fn(),
     allConnections: jest.fn(),
     countConnections: jest.fn(),
   };
   const comments: CommentRepository = {
     createPost: jest.fn(),
-    getPost: jest.fn(async (postId: string) => (postId === 'p1' ? post : undefined)),
+    getPost: jest.fn(async (postId: string) => (postId === 'missing' ? undefined : { ...post, id: postId })),
     createComment: jest.fn(),
     getComment: jest.fn(),
     listComments: jest.fn(async (postId: string) => {
@@ -57,7 +67,10 @@ function setup(replyOutcome: DeliveryResult = { outcome: 'delivered' }): {
     },
   };
   return {
-    service: new SubscriptionService(connections, comments, notifier, 10),
+    service: new SubscriptionService(connections, comments, notifier, {
+      snapshotLimit: 10,
+      maxSubscriptions: MAX_SUBSCRIPTIONS,
+    }),
     log,
     connections,
     comments,
@@ -75,7 +88,13 @@ describe('SubscriptionService', () => {
     await service.handle(client, { action: 'subscribe', postId: 'p1' });
 
     // Assess
-    expect(log).toEqual(['subscribe p1', 'send conn-1 subscribed', 'list p1', 'send conn-1 comments.list']);
+    expect(log).toEqual([
+      'count',
+      'subscribe p1',
+      'send conn-1 subscribed',
+      'list p1',
+      'send conn-1 comments.list',
+    ]);
     expect(comments.listComments).toHaveBeenCalledWith('p1', { limit: 10 });
   });
 
@@ -104,6 +123,73 @@ describe('SubscriptionService', () => {
     // Assess
     expect(log).toEqual(['send conn-1 error']);
     expect(connections.addSubscription).not.toHaveBeenCalled();
+  });
+
+  it('subscribes while the connection is below its limit', async () => {
+    // Prepare
+    const { service, connections } = setup(undefined, ['p2', 'p3']);
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p4' });
+
+    // Assess
+    expect(connections.countSubscriptions).toHaveBeenCalledWith('conn-1');
+    expect(connections.addSubscription).toHaveBeenCalledWith(expect.objectContaining({ postId: 'p4' }));
+  });
+
+  it('refuses a subscribe beyond the limit with TOO_MANY_SUBSCRIPTIONS, storing nothing', async () => {
+    // Prepare
+    const { service, log, connections } = setup(undefined, ['p2', 'p3', 'p4']);
+    const sent: unknown[] = [];
+    jest.spyOn(service, 'reject').mockImplementation(async (_client, error) => {
+      sent.push(error);
+    });
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p5' });
+
+    // Assess
+    expect(connections.addSubscription).not.toHaveBeenCalled();
+    expect(log).toEqual(['count']);
+    expect(sent).toEqual([
+      {
+        code: ErrorCodes.tooManySubscriptions,
+        message: 'A connection may subscribe to at most 3 posts; unsubscribe from one first',
+      },
+    ]);
+    expect(addMetric).toHaveBeenCalledWith('SubscriptionLimitReached', 'Count', 1);
+  });
+
+  it('lets a connection at its limit subscribe again to a post it already follows', async () => {
+    // Prepare
+    const { service, log, connections } = setup(undefined, ['p2', 'p3', 'p4']);
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p3' });
+
+    // Assess
+    expect(connections.isSubscribed).toHaveBeenCalledWith('conn-1', 'p3');
+    expect(log).toEqual([
+      'count',
+      'subscribe p3',
+      'send conn-1 subscribed',
+      'list p3',
+      'send conn-1 comments.list',
+    ]);
+  });
+
+  it.each([0, -1, 1.5])('refuses a limit of %p at construction', (maxSubscriptions) => {
+    // Prepare
+    const { connections, comments } = setup();
+    const notifier: ConnectionNotifier = { send: async () => ({ outcome: 'delivered' }) };
+
+    // Act
+    const build = (): unknown =>
+      new SubscriptionService(connections, comments, notifier, { maxSubscriptions });
+
+    // Assess
+    expect(build).toThrow(RangeError);
   });
 
   it('removes the subscription and confirms it', async () => {

@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
 import {
   DEFAULT_STAGE,
   STAGE_NAMES,
@@ -53,4 +54,41 @@ describe('stageConfigs', () => {
     expect(fanOutConcurrency).toBeGreaterThan(0);
     expect(broadcastTimeoutMs).toBeGreaterThan(0);
   });
+
+  it.each(STAGE_NAMES)(
+    'gives %s a Cognito user pool, no anonymous subscribers and 20 subscriptions',
+    (stage) => {
+      expect(stageConfigs[stage]).toMatchObject({
+        identity: { kind: 'cognito' },
+        allowAnonymousSubscribers: false,
+        maxSubscriptionsPerConnection: 20,
+      });
+    },
+  );
+
+  it('turns on Cognito threat protection in prod only', () => {
+    expect(stageConfigs.prod.identity).toEqual({ kind: 'cognito', threatProtection: true });
+    expect(stageConfigs.dev.identity).toEqual({ kind: 'cognito' });
+  });
+
+  it.each(STAGE_NAMES)(
+    'throttles exactly the %s comments API write routes, each tighter than the stage',
+    (stage) => {
+      const { commentsApiRouteThrottle, httpThrottle } = stageConfigs[stage];
+      expect(Object.keys(commentsApiRouteThrottle).sort()).toEqual(
+        [
+          CommentsApiRoutes.createPost,
+          CommentsApiRoutes.createComment,
+          CommentsApiRoutes.updateComment,
+          CommentsApiRoutes.deleteComment,
+        ].sort(),
+      );
+      for (const throttle of Object.values(commentsApiRouteThrottle)) {
+        expect(throttle.rateLimit).toBeGreaterThan(0);
+        expect(throttle.burstLimit).toBeGreaterThanOrEqual(throttle.rateLimit);
+        expect(throttle.rateLimit).toBeLessThan(httpThrottle.rateLimit);
+        expect(throttle.burstLimit).toBeLessThan(httpThrottle.burstLimit);
+      }
+    },
+  );
 });

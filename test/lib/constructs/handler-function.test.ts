@@ -17,6 +17,7 @@ describe('HandlerFunction', () => {
   let reader: HandlerFunction;
   let writer: HandlerFunction;
   let deleter: HandlerFunction;
+  let indexReader: HandlerFunction;
 
   beforeAll(() => {
     const stack = new Stack(new App({ context: cdkJsonContext() }), 'Test');
@@ -46,6 +47,11 @@ describe('HandlerFunction', () => {
       table,
       'readDelete',
     );
+    indexReader = new HandlerFunction(stack, 'IndexReader', {
+      entry,
+      serviceName: 'index-reader',
+      stageConfig,
+    }).bindTable('TABLE_NAME', table, 'read', { indexes: ['byTopic'] });
     template = Template.fromStack(stack);
 
     const prodStack = new Stack(new App({ context: cdkJsonContext() }), 'Prod');
@@ -53,10 +59,10 @@ describe('HandlerFunction', () => {
     prodTemplate = Template.fromStack(prodStack);
   });
 
-  it('runs Node.js 22 on ARM with 256 MB and 10 s by default, and names its entry in metadata', () => {
+  it('runs Node.js 24 on ARM with 256 MB and 10 s by default, and names its entry in metadata', () => {
     template.hasResource('AWS::Lambda::Function', {
       Properties: Match.objectLike({
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 256,
@@ -108,33 +114,57 @@ describe('HandlerFunction', () => {
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
-  it('binds a table as a name variable plus the matching grant', () => {
-    const reads = actionsOn(template, reader, table);
-    expect(reads).toContain('dynamodb:Query');
-    expect(reads.filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
-
+  it('binds a table as a name variable plus exactly the item actions of its access level', () => {
+    const reads = [
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+    ];
+    expect(actionsOn(template, reader, table)).toEqual(reads);
     expect(actionsOn(template, writer, table)).toEqual(
-      expect.arrayContaining([
-        'dynamodb:Query',
+      [
+        ...reads,
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
         'dynamodb:DeleteItem',
-      ]),
+        'dynamodb:BatchWriteItem',
+      ].sort(),
     );
-
-    const deletes = actionsOn(template, deleter, table);
-    expect(deletes).toEqual(
-      expect.arrayContaining(['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']),
+    expect(actionsOn(template, deleter, table)).toEqual(
+      [...reads, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
     );
-    expect(deletes).not.toContain('dynamodb:PutItem');
-    expect(deletes).not.toContain('dynamodb:UpdateItem');
   });
 
-  it('grants deletes on the table itself, not on its indexes', () => {
-    const deleteStatement = statementsOf(template, deleter).find((s) =>
-      actionsOf(s).includes('dynamodb:DeleteItem'),
+  it('never grants Scan, stream reads or DescribeTable', () => {
+    for (const handler of [reader, writer, deleter, indexReader]) {
+      const actions = statementsOf(template, handler).flatMap(actionsOf);
+      expect(actions.filter((a) => /Scan|GetRecords|GetShardIterator|DescribeTable/.test(a))).toEqual([]);
+    }
+  });
+
+  it('grants on the table itself, and on no index unless named', () => {
+    for (const handler of [reader, writer, deleter]) {
+      const resources = statementsOf(template, handler)
+        .filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')))
+        .map((s) => s.Resource);
+      expect(resources).toEqual([{ 'Fn::GetAtt': [logicalIdOf(table), 'Arn'] }]);
+    }
+  });
+
+  it('grants Query, and only Query, on a named index', () => {
+    const indexStatements = statementsOf(template, indexReader).filter((s) =>
+      JSON.stringify(s.Resource).includes('/index/'),
     );
-    expect(deleteStatement?.Resource).toEqual({ 'Fn::GetAtt': [logicalIdOf(table), 'Arn'] });
+    expect(indexStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(table), 'Arn'] }, '/index/byTopic']],
+        },
+      },
+    ]);
   });
 
   it('rejects an absolute entry', () => {

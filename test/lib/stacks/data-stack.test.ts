@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { stageConfigs } from '../../../lib/config/stage-config';
 import { TABLE_SCHEMA_METADATA_KEY } from '../../../lib/constructs/schema-table';
-import { synthStage, type StackPart } from '../synth-stage';
+import { synthConfig, synthStage, type StackPart } from '../synth-stage';
 
 /** The data stack has no functions: nothing to bundle. */
 const bundle: readonly StackPart[] = [];
@@ -14,9 +15,30 @@ describe('DataStack', () => {
     prod = synthStage('prod', bundle).templates.data;
   });
 
-  it('holds the two tables and nothing else', () => {
-    expect(Object.keys(dev.toJSON().Resources as object)).toHaveLength(2);
-    dev.resourceCountIs('AWS::DynamoDB::Table', 2);
+  it('holds the two tables, the user pool and its client, and nothing else', () => {
+    for (const template of [dev, prod]) {
+      const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>)
+        .map((resource) => resource.Type)
+        .sort();
+      expect(types).toEqual([
+        'AWS::Cognito::UserPool',
+        'AWS::Cognito::UserPoolClient',
+        'AWS::DynamoDB::Table',
+        'AWS::DynamoDB::Table',
+      ]);
+    }
+  });
+
+  it('keeps the prod user pool (RETAIN, deletion protection) and lets the dev one go', () => {
+    prod.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ UserPoolName: 'realtime-comments-prod', DeletionProtection: 'ACTIVE' }),
+    });
+    dev.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ UserPoolName: 'realtime-comments-dev', DeletionProtection: 'INACTIVE' }),
+    });
   });
 
   it('keys the connections table by connection and sort key, with the byTopic index and TTL', () => {
@@ -115,6 +137,35 @@ describe('DataStack', () => {
       template.hasOutput('ConnectionsTableName', { Value: { Ref: Match.stringLikeRegexp('^Connections') } });
       template.hasOutput('CommentsTableName', { Value: { Ref: Match.stringLikeRegexp('^Comments') } });
     }
+  });
+
+  it('outputs the user pool, its client and the token issuer', () => {
+    for (const template of [dev, prod]) {
+      const userPool = { Ref: Match.stringLikeRegexp('^IdentityUserPool[0-9A-F]{8}$') };
+      template.hasOutput('UserPoolId', { Value: userPool });
+      template.hasOutput('UserPoolClientId', {
+        Value: { Ref: Match.stringLikeRegexp('^IdentityUserPoolWebClient[0-9A-F]{8}$') },
+      });
+      template.hasOutput('AuthIssuer', {
+        Value: {
+          'Fn::Join': [
+            '',
+            ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/', userPool],
+          ],
+        },
+      });
+    }
+  });
+
+  it('outputs the issuer and audience of an OIDC identity, and has no user pool then', () => {
+    const oidc = synthConfig({
+      ...stageConfigs.dev,
+      identity: { kind: 'oidc', issuerUrl: 'https://login.example.com', audience: 'comments' },
+    }).templates.data;
+    oidc.resourceCountIs('AWS::Cognito::UserPool', 0);
+    oidc.hasOutput('AuthIssuer', { Value: 'https://login.example.com' });
+    oidc.hasOutput('AuthAudience', { Value: 'comments' });
+    expect(Object.keys(oidc.toJSON().Outputs as object)).not.toContain('UserPoolId');
   });
 
   it.each(['dev', 'prod'] as const)('matches the %s snapshot', (stage) => {

@@ -1,9 +1,10 @@
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
-import { stageConfigs } from '../../../lib/config/stage-config';
+import { HTTP_ACCESS_LOG_FIELDS, WEBSOCKET_ACCESS_LOG_FIELDS } from '../../../lib/constructs/access-log';
+import { STAGE_NAMES, stageConfigs } from '../../../lib/config/stage-config';
 import { ENTRY_METADATA_KEY, type HandlerFunction } from '../../../lib/constructs/handler-function';
 import type { RealtimeStack } from '../../../lib/stacks/realtime-stack';
 import type { DataStack } from '../../../lib/stacks/data-stack';
-import { synthStage, type StackPart } from '../synth-stage';
+import { synthConfig, synthStage, type StackPart } from '../synth-stage';
 import { actionsOf, actionsOn, logicalIdOf, refersTo, routesOf, statementsOf } from '../template-queries';
 
 /** Bundles only this stack's functions; see synthStage. */
@@ -12,12 +13,8 @@ const bundle: readonly StackPart[] = ['Realtime'];
 const READ_ACTIONS = [
   'dynamodb:BatchGetItem',
   'dynamodb:ConditionCheckItem',
-  'dynamodb:DescribeTable',
   'dynamodb:GetItem',
-  'dynamodb:GetRecords',
-  'dynamodb:GetShardIterator',
   'dynamodb:Query',
-  'dynamodb:Scan',
 ];
 const WRITE_ACTIONS = [
   'dynamodb:PutItem',
@@ -25,6 +22,25 @@ const WRITE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
 ];
+
+type RouteProperties = {
+  ApiId: { Ref: string };
+  RouteKey: string;
+  AuthorizationType?: string;
+  AuthorizerId?: unknown;
+};
+
+/** Route key to [AuthorizationType, AuthorizerId] for one API. */
+function authorizationOf(template: Template, apiLogicalId: string): Record<string, [string?, unknown?]> {
+  const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+    (route) => route.Properties as RouteProperties,
+  );
+  return Object.fromEntries(
+    routes
+      .filter((route) => route.ApiId.Ref === apiLogicalId)
+      .map((route) => [route.RouteKey, [route.AuthorizationType, route.AuthorizerId]]),
+  );
+}
 
 describe('RealtimeStack', () => {
   let template: Template;
@@ -61,6 +77,59 @@ describe('RealtimeStack', () => {
       });
     });
 
+    it('authorizes $connect with a REQUEST authorizer that runs the authorizer function on the token', () => {
+      template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+      const uri = new Capture();
+      template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        ApiId: { Ref: logicalIdOf(stack.webSocketApi) },
+        AuthorizerType: 'REQUEST',
+        IdentitySource: ['route.request.querystring.token'],
+        AuthorizerUri: uri,
+        Name: 'realtime-comments-dev-connect',
+      });
+      expect(JSON.stringify(uri.asObject())).toContain(
+        `"${logicalIdOf(stack.authorizerHandler.function)}","Arn"`,
+      );
+      const authorizerId = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer'))[0];
+      expect(authorizationOf(template, logicalIdOf(stack.webSocketApi))).toEqual({
+        $connect: ['CUSTOM', { Ref: authorizerId }],
+        $disconnect: ['NONE', undefined],
+        $default: ['NONE', undefined],
+        subscribe: ['NONE', undefined],
+        unsubscribe: ['NONE', undefined],
+        ping: ['NONE', undefined],
+      });
+    });
+
+    it('lets API Gateway invoke the authorizer function from this API only', () => {
+      const sourceArn = new Capture();
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'apigateway.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [logicalIdOf(stack.authorizerHandler.function), 'Arn'] },
+        SourceArn: sourceArn,
+      });
+      expect(JSON.stringify(sourceArn.asObject())).toContain(
+        `{"Ref":"${logicalIdOf(stack.webSocketApi)}"},"/authorizers/`,
+      );
+    });
+
+    it('takes the connection id as identity source when anonymous subscribers are allowed', () => {
+      const anonymous = synthConfig({ ...stageConfigs.dev, allowAnonymousSubscribers: true });
+      const realtime = anonymous.templates.realtime;
+      realtime.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        AuthorizerType: 'REQUEST',
+        IdentitySource: ['context.connectionId'],
+      });
+      realtime.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ ALLOW_ANONYMOUS_SUBSCRIBERS: 'true' }) },
+      });
+      realtime.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: '$connect',
+        AuthorizationType: 'CUSTOM',
+      });
+    });
+
     it.each(['dev', 'prod'] as const)('deploys a %s stage with the stage throttling', (stage) => {
       const { webSocketThrottle } = stageConfigs[stage];
       const stageTemplate = stage === 'dev' ? template : prodTemplate;
@@ -85,6 +154,20 @@ describe('RealtimeStack', () => {
       });
     });
 
+    it('requires SigV4 (AWS_IAM) on both routes', () => {
+      expect(authorizationOf(template, logicalIdOf(stack.broadcastApi))).toEqual({
+        'POST /broadcast/comments': ['AWS_IAM', undefined],
+        'GET /connections/count': ['AWS_IAM', undefined],
+      });
+    });
+
+    it('answers no CORS preflight: no browser calls it', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+        Name: 'realtime-comments-dev-broadcast',
+        CorsConfiguration: Match.absent(),
+      });
+    });
+
     it('has no $default stage, only one named after the stage, with throttling', () => {
       template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
       template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -99,20 +182,100 @@ describe('RealtimeStack', () => {
     });
   });
 
+  describe.each(STAGE_NAMES)('access logs (%s)', (stage) => {
+    const { logRetention } = stageConfigs[stage];
+    const stageTemplate = (): Template => synthStage(stage, bundle).templates.realtime;
+    const stageStack = (): RealtimeStack => synthStage(stage, bundle).stacks.realtime;
+
+    it.each([
+      ['WebSocket', 'webSocketApi', WEBSOCKET_ACCESS_LOG_FIELDS],
+      ['broadcast', 'broadcastApi', HTTP_ACCESS_LOG_FIELDS],
+    ] as const)(
+      'logs every %s request as JSON to a log group kept for the stage retention',
+      (_name, api, fields) => {
+        const destination = new Capture();
+        const format = new Capture();
+        stageTemplate().hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+          ApiId: { Ref: logicalIdOf(stageStack()[api]) },
+          AccessLogSettings: { DestinationArn: destination, Format: format },
+        });
+        expect(JSON.parse(format.asString())).toEqual(fields);
+        const [logGroupId] = destination.asObject()['Fn::GetAtt'] as [string];
+        expect(stageTemplate().toJSON().Resources[logGroupId]).toMatchObject({
+          Type: 'AWS::Logs::LogGroup',
+          Properties: { RetentionInDays: logRetention },
+          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+        });
+      },
+    );
+
+    it('logs the request id, caller ip, route key, status, connection id and errors', () => {
+      expect(WEBSOCKET_ACCESS_LOG_FIELDS).toMatchObject({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        connectionId: '$context.connectionId',
+        error: '$context.error.message',
+        authorizerError: '$context.authorizer.error',
+      });
+    });
+  });
+
   describe('functions', () => {
-    it('runs three Node.js 22 functions on ARM, each naming its source entry', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 3);
+    it('runs four Node.js 24 functions on ARM, each naming its source entry', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 4);
       const entries = new Capture();
       template.allResources('AWS::Lambda::Function', {
-        Properties: { Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' },
+        Properties: { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' },
         Metadata: { [ENTRY_METADATA_KEY]: entries },
       });
       const seen = [entries.asString()];
       while (entries.next()) seen.push(entries.asString());
       expect(seen.sort()).toEqual([
         'lambda/broadcast/handler.ts',
+        'lambda/websocket-authorizer/handler.ts',
         'lambda/websocket-connection/handler.ts',
         'lambda/websocket-messages/handler.ts',
+      ]);
+    });
+
+    it('gives the authorizer function the Cognito issuer, audience and JWKS URL, and the anonymous switch', () => {
+      const env = (template.toJSON().Resources[logicalIdOf(stack.authorizerHandler.function)].Properties
+        .Environment.Variables ?? {}) as Record<string, unknown>;
+      const userPool = data.identity.userPool!;
+      const issuerJoin = [
+        'https://cognito-idp.',
+        { Ref: 'AWS::Region' },
+        '.',
+        { Ref: 'AWS::URLSuffix' },
+        '/',
+        { 'Fn::GetStackOutput': Match.anyValue() },
+      ];
+      expect(env).toEqual({
+        STAGE: 'dev',
+        POWERTOOLS_SERVICE_NAME: 'websocket-authorizer',
+        AUTH_ISSUER: { 'Fn::Join': ['', expect.any(Array)] },
+        AUTH_AUDIENCE: { 'Fn::GetStackOutput': expect.any(Object) },
+        AUTH_JWKS_URL: { 'Fn::Join': ['', expect.any(Array)] },
+        ALLOW_ANONYMOUS_SUBSCRIBERS: 'false',
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            AUTH_ISSUER: { 'Fn::Join': ['', issuerJoin] },
+            AUTH_JWKS_URL: { 'Fn::Join': ['', [...issuerJoin, '/.well-known/jwks.json']] },
+          }),
+        },
+      });
+      expect(refersTo(env.AUTH_ISSUER, userPool)).toBe(true);
+      expect(refersTo(env.AUTH_AUDIENCE, data.identity.userPoolClient!)).toBe(true);
+    });
+
+    it('gives the authorizer function no table and no API access: it only writes its logs', () => {
+      expect(statementsOf(template, stack.authorizerHandler).flatMap(actionsOf)).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
       ]);
     });
 
@@ -139,6 +302,7 @@ describe('RealtimeStack', () => {
             CONNECTIONS_TABLE_NAME: Match.anyValue(),
             COMMENTS_TABLE_NAME: Match.anyValue(),
             CONNECTION_TTL_SECONDS: '8100',
+            MAX_SUBSCRIPTIONS_PER_CONNECTION: '20',
             WEBSOCKET_MANAGEMENT_ENDPOINT: endpoint,
           },
         },
@@ -187,7 +351,7 @@ describe('RealtimeStack', () => {
   describe('grants', () => {
     it('lets the connection function read and write connections, and nothing on comments or the API', () => {
       const actions = actionsOn(template, stack.connectionHandler, data.connectionsTable);
-      expect(actions).toEqual(expect.arrayContaining([...READ_ACTIONS, ...WRITE_ACTIONS]));
+      expect(actions).toEqual([...READ_ACTIONS, ...WRITE_ACTIONS].sort());
       expect(actionsOn(template, stack.connectionHandler, data.commentsTable)).toEqual([]);
       expect(statementsOf(template, stack.connectionHandler).flatMap(actionsOf)).not.toContain(
         'execute-api:ManageConnections',
@@ -197,14 +361,31 @@ describe('RealtimeStack', () => {
     it('lets the messages function only read comments', () => {
       expect(actionsOn(template, stack.messagesHandler, data.commentsTable)).toEqual(READ_ACTIONS);
       expect(actionsOn(template, stack.messagesHandler, data.connectionsTable)).toEqual(
-        expect.arrayContaining([...READ_ACTIONS, ...WRITE_ACTIONS]),
+        [...READ_ACTIONS, ...WRITE_ACTIONS].sort(),
       );
+    });
+
+    it('lets only the broadcast function query the byTopic index, and no function any other index', () => {
+      const indexResources = (handler: HandlerFunction): unknown[] =>
+        statementsOf(template, handler)
+          .filter((s) => JSON.stringify(s.Resource).includes('/index/'))
+          .map((s) => [actionsOf(s), s.Resource]);
+      expect(indexResources(stack.broadcastHandler)).toEqual([
+        [
+          ['dynamodb:Query'],
+          { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': expect.any(Object) }, '/index/byTopic']] },
+        ],
+      ]);
+      for (const handler of [stack.authorizerHandler, stack.connectionHandler, stack.messagesHandler]) {
+        expect(indexResources(handler)).toEqual([]);
+      }
+      expect(JSON.stringify(template.toJSON())).not.toContain('/index/*');
     });
 
     it('lets the broadcast function read connections and delete them, never put or update', () => {
       const actions = actionsOn(template, stack.broadcastHandler, data.connectionsTable);
       expect(actions).toEqual(
-        expect.arrayContaining([...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']),
+        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'].sort(),
       );
       expect(actions).not.toContain('dynamodb:PutItem');
       expect(actions).not.toContain('dynamodb:UpdateItem');
@@ -212,7 +393,7 @@ describe('RealtimeStack', () => {
     });
 
     it.each(['messagesHandler', 'broadcastHandler'] as const)(
-      'lets the %s manage connections of this API stage only',
+      'lets the %s post to connections of this API stage only',
       (handler) => {
         const manage = statementsOf(template, stack[handler]).filter((s) =>
           actionsOf(s).includes('execute-api:ManageConnections'),
@@ -230,7 +411,7 @@ describe('RealtimeStack', () => {
               { Ref: 'AWS::AccountId' },
               ':',
               { Ref: logicalIdOf(stack.webSocketApi) },
-              '/dev/*/@connections/*',
+              '/dev/POST/@connections/*',
             ],
           ],
         });

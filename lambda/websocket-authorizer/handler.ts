@@ -1,0 +1,72 @@
+import { booleanEnv } from '../shared/env';
+import { EnvNames } from '../shared/env-names';
+import { countMetric, instrumented, logger } from '../shared/telemetry';
+import { authConfigFromEnv, JwksTokenVerifier } from '../shared/token-verifier';
+import {
+  allowConnect,
+  ConnectAuthorizer,
+  ConnectRefusedError,
+  type ConnectAuthorizerResult,
+} from './connect-authorizer';
+
+export type { ConnectAuthorizerResult };
+
+/**
+ * The event API Gateway sends a WebSocket API's REQUEST authorizer on $connect (aws-lambda's
+ * APIGatewayRequestAuthorizerEvent is the REST flavour, with fields a WebSocket event lacks).
+ */
+export interface WebSocketAuthorizerEvent {
+  type?: 'REQUEST';
+  /** arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect */
+  methodArn: string;
+  headers?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  requestContext?: { connectionId?: string; routeKey?: string; requestId?: string };
+}
+
+/**
+ * The one error message API Gateway turns into 401 Unauthorized. A Deny policy would be a 403; 401 is
+ * the conventional answer to a missing or bad credential, and the client cannot tell the cases apart.
+ */
+export const UNAUTHORIZED = 'Unauthorized';
+
+/** Browsers cannot set headers on a WebSocket handshake, so the token travels in the query string. */
+export const TOKEN_QUERY_PARAMETER = 'token';
+
+// Built once per cold start: jose caches the issuer's key set inside the verifier across invocations.
+const authorizer = new ConnectAuthorizer(
+  new JwksTokenVerifier(authConfigFromEnv()),
+  booleanEnv(EnvNames.allowAnonymous, false),
+);
+
+async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthorizerResult> {
+  const connectionId = event.requestContext?.connectionId;
+  const token = event.queryStringParameters?.[TOKEN_QUERY_PARAMETER];
+  try {
+    const identity = await authorizer.authorize(token);
+    logger.info('Connection authorized', {
+      connectionId,
+      anonymous: identity.anonymous,
+      userId: identity.anonymous ? undefined : identity.userId,
+    });
+    countMetric('AuthorizerAllowed');
+    return allowConnect(identity, event.methodArn);
+  } catch (error) {
+    // Never log the token itself: it is a credential until it expires.
+    if (error instanceof ConnectRefusedError) {
+      logger.warn('Connection refused', { connectionId, reason: error.reason });
+      countMetric('AuthorizerDenied');
+      throw new Error(UNAUTHORIZED, { cause: error });
+    }
+    // The key set could not be fetched, or similar: not the client's fault. API Gateway answers 500.
+    logger.error('Authorizer failed', {
+      connectionId,
+      errorName: (error as Error).name,
+      error: error as Error,
+    });
+    countMetric('AuthorizerErrors');
+    throw new Error('Authorizer unavailable', { cause: error });
+  }
+}
+
+export const handler = instrumented(authorize);
