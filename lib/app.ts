@@ -3,12 +3,14 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { StageConfig } from './config/stage-config';
 import { CommentsApiStack } from './stacks/comments-api-stack';
 import { DataStack } from './stacks/data-stack';
+import { OperationsStack } from './stacks/operations-stack';
 import { RealtimeStack } from './stacks/realtime-stack';
 
 export interface RealtimeCommentsStacks {
   readonly data: DataStack;
   readonly realtime: RealtimeStack;
   readonly commentsApi: CommentsApiStack;
+  readonly operations: OperationsStack;
 }
 
 export interface BuildAppOptions {
@@ -70,6 +72,29 @@ export function buildApp(
     broadcastStage: realtime.broadcastStage,
     identity: data.identity,
   });
+  const operations = new OperationsStack(app, stackName(stageConfig, 'Operations'), {
+    env,
+    stageConfig,
+    description: `Realtime comments (${stageConfig.stageName}): dashboard and alarms`,
+    functions: {
+      ConnectAuthorizer: realtime.authorizerHandler,
+      WebSocketConnection: realtime.connectionHandler,
+      WebSocketMessages: realtime.messagesHandler,
+      Broadcast: realtime.broadcastHandler,
+      FanOutWorker: realtime.fanOutWorker,
+      CommentsApi: commentsApi.handler,
+    },
+    httpApis: [
+      { label: 'CommentsApi', apiId: commentsApi.api.apiId, stageName: '$default' },
+      {
+        label: 'BroadcastApi',
+        apiId: realtime.broadcastApi.apiId,
+        stageName: realtime.broadcastStage.stageName,
+      },
+    ],
+    webSocketApi: { apiId: realtime.webSocketApi.apiId, stageName: realtime.webSocketStage.stageName },
+    deadLetterQueues: [realtime.fanOutDeadLetterQueue],
+  });
   if (nag) addNagChecks(app);
-  return { data, realtime, commentsApi };
+  return { data, realtime, commentsApi, operations };
 }

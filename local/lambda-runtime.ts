@@ -42,7 +42,7 @@ export class LocalLambda {
     readonly definition: LocalFunction,
     baseEnv: Record<string, string>,
   ) {
-    const functionName = definition.key.replace('/', '-');
+    const { functionName } = definition;
     this.worker = new Worker(path.join(__dirname, 'lambda-worker.cjs'), {
       env: { ...baseEnv, ...definition.environment, AWS_LAMBDA_FUNCTION_NAME: functionName },
       workerData: {

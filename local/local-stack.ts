@@ -7,12 +7,14 @@ import { buildApp } from '../lib/app';
 import { resolveStageConfig } from '../lib/config/stage-config';
 import { TABLE_SCHEMA_METADATA_KEY } from '../lib/constructs/schema-table';
 import { commentsTableSchema, connectionsTableSchema, type TableSchema } from '../lambda/shared/table-schema';
+import { EnvNames } from '../lambda/shared/env-names';
 import { ID_PATTERN, isValidId } from '../lambda/shared/protocol';
 import { createRouteAuthorizers } from './authorizers';
 import { DEFAULT_KEYS_FILE, JWKS_PATH, LOCAL_ISSUER_PATH, LocalIssuer } from './local-issuer';
 import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './dynamodb-local';
 import { FaultSettingsError, faultsFromEnv, mergeFaults, NO_FAULTS, type FaultSettings } from './faults';
 import { headersOf, LocalHttpApi, readBody, send } from './http-api';
+import { DEAD_LETTERS_PATH, LocalLambdaInvokeApi, type DeadLetter } from './lambda-invoke-api';
 import { LocalLambda } from './lambda-runtime';
 import { createStaticFiles } from './static-files';
 import { buildLocalModel, type LocalApi, type LocalModel, type StackTemplate } from './template-model';
@@ -58,6 +60,13 @@ export interface LocalStackOptions {
   assemblyDir: string;
   /** The local issuer's key pair (created on first use). */
   issuerKeysFile: string;
+  /**
+   * Replaces FAN_OUT_BATCH_SIZE in the functions whose template sets it, e.g. to send even a small
+   * audience through the fan-out workers. @default the stage config's value, as in the template
+   */
+  fanOutBatchSize?: number;
+  /** Delay before the first retry of a failed async (Event) invocation, doubled for the next. */
+  asyncRetryDelayMs?: number;
   log: (message: string) => void;
 }
 
@@ -85,6 +94,11 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   if (env.LOCAL_DYNAMODB_PATH) options.dynamoDbPath = path.resolve(env.LOCAL_DYNAMODB_PATH);
   if (env.LOCAL_IDLE_TIMEOUT_MS) options.idleTimeoutMs = int('LOCAL_IDLE_TIMEOUT_MS', 0);
   if (env.LOCAL_MAX_CONNECTION_MS) options.maxConnectionMs = int('LOCAL_MAX_CONNECTION_MS', 0);
+  if (env.LOCAL_FAN_OUT_BATCH_SIZE) {
+    options.fanOutBatchSize = int('LOCAL_FAN_OUT_BATCH_SIZE', 0);
+    if (options.fanOutBatchSize < 1) throw new Error('LOCAL_FAN_OUT_BATCH_SIZE must be at least 1');
+  }
+  if (env.LOCAL_ASYNC_RETRY_DELAY_MS) options.asyncRetryDelayMs = int('LOCAL_ASYNC_RETRY_DELAY_MS', 0);
   return options;
 }
 
@@ -94,6 +108,8 @@ export interface RunningLocalStack {
   dynamoDbEndpoint: string;
   faults(): FaultSettings;
   setFaults(update: Record<string, unknown>): FaultSettings;
+  /** Async invocations that failed every retry (also at GET /_local/dead-letters on the gateway port). */
+  deadLetters(): readonly DeadLetter[];
   stop(): Promise<void>;
 }
 
@@ -241,9 +257,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       DYNAMODB_ENDPOINT: dynamo.endpoint,
+      // The broadcast queues fan-out batches through the Invoke API; the gateway port emulates it.
+      LAMBDA_ENDPOINT: `http://${options.host}:${options.gatewayPort}`,
       POWERTOOLS_LOG_LEVEL: process.env.LOCAL_LOG_LEVEL || 'WARN',
       POWERTOOLS_METRICS_DISABLED: process.env.LOCAL_METRICS === 'true' ? 'false' : 'true',
     };
+    if (options.fanOutBatchSize !== undefined) {
+      for (const fn of model.functions.values()) {
+        if (fn.environment[EnvNames.fanOutBatchSize] === undefined) continue;
+        fn.environment[EnvNames.fanOutBatchSize] = String(options.fanOutBatchSize);
+        options.log(
+          `${fn.key}: ${EnvNames.fanOutBatchSize}=${options.fanOutBatchSize} (LOCAL_FAN_OUT_BATCH_SIZE)`,
+        );
+      }
+    }
     const lambdas = new Map<string, LocalLambda>();
     for (const fn of model.functions.values()) lambdas.set(fn.key, new LocalLambda(fn, baseEnv));
     stopping.push(async () => {
@@ -286,6 +313,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
             authorizers,
           }),
       );
+    const lambdaInvoke = new LocalLambdaInvokeApi({
+      functions: model.functions.values(),
+      lambdas,
+      authorizers,
+      region,
+      accountId,
+      ...(options.asyncRetryDelayMs !== undefined ? { retryDelayMs: options.asyncRetryDelayMs } : {}),
+      log: options.log,
+    });
+    stopping.push(async () => lambdaInvoke.stop());
     const stagedHttpApis = httpApis.filter((http) => portOf(http.api) === options.gatewayPort);
     const appHttpApis = httpApis.filter((http) => portOf(http.api) === options.appPort);
 
@@ -313,6 +350,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const gatewayServer = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://local');
       if (url.pathname === '/_local/faults') return void handleFaults(req, res);
+      if (lambdaInvoke.handle(req, res)) return;
       for (const gateway of webSocketGateways) if (gateway.handleManagement(req, res)) return;
       const http = stagedHttpApis.find((h) => url.pathname.startsWith(`/${h.api.stageName}/`));
       if (!http) return jsonReply(res, 404, { message: 'Not Found' });
@@ -392,6 +430,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         AuthAudience: localIssuer.audience,
         DynamoDbEndpoint: dynamo.endpoint,
         FaultsUrl: `http://${options.host}:${options.gatewayPort}/_local/faults`,
+        LambdaEndpoint: `http://${options.host}:${options.gatewayPort}`,
+        DeadLettersUrl: `http://${options.host}:${options.gatewayPort}${DEAD_LETTERS_PATH}`,
       },
     };
     await writeFile(options.outputsFile, `${JSON.stringify(outputs, null, 2)}\n`);
@@ -404,7 +444,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s — open http://${options.host}:${options.appPort}/`,
     );
 
-    return { outputs, model, dynamoDbEndpoint: dynamo.endpoint, faults: getFaults, setFaults, stop };
+    return {
+      outputs,
+      model,
+      dynamoDbEndpoint: dynamo.endpoint,
+      faults: getFaults,
+      setFaults,
+      deadLetters: () => lambdaInvoke.deadLetters,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

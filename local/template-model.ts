@@ -29,6 +29,11 @@ export interface StackTemplate {
 export interface LocalFunction {
   /** `<stack>/<logicalId>`: unique across stacks. */
   key: string;
+  /**
+   * `<stack>-<logicalId>`: what a `Ref` to the function resolves to (on AWS, its function name), the
+   * name its runtime sees in AWS_LAMBDA_FUNCTION_NAME, and the name the local Invoke API is called with.
+   */
+  functionName: string;
   logicalId: string;
   stackName: string;
   /** Directory of the bundled asset (holds index.js). */
@@ -39,7 +44,25 @@ export interface LocalFunction {
   entry?: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
+  /** From the function's AWS::Lambda::EventInvokeConfig, if it has one. */
+  asyncInvoke?: AsyncInvokeConfig;
 }
+
+/** How Lambda handles a failed asynchronous (Event) invocation of a function. */
+export interface AsyncInvokeConfig {
+  /** Retries after the first failed attempt: 0 to 2. */
+  maximumRetryAttempts: number;
+  maximumEventAgeSeconds?: number;
+  /** ARN of the on-failure destination (resolved to its local form), where exhausted events go. */
+  onFailure?: string;
+}
+
+/** Lambda's default for functions without an EventInvokeConfig: two retries. */
+export const DEFAULT_ASYNC_RETRY_ATTEMPTS = 2;
+
+/** The local name of a function (see {@link LocalFunction.functionName}). */
+export const localFunctionName = (stackName: string, logicalId: string): string =>
+  `${stackName}-${logicalId}`;
 
 /** How API Gateway authorizes a route, as declared in the template. */
 export type RouteAuthorization =
@@ -109,6 +132,8 @@ const USER_POOL = 'AWS::Cognito::UserPool';
 const STAGE = 'AWS::ApiGatewayV2::Stage';
 const ROUTE = 'AWS::ApiGatewayV2::Route';
 const INTEGRATION = 'AWS::ApiGatewayV2::Integration';
+const EVENT_INVOKE_CONFIG = 'AWS::Lambda::EventInvokeConfig';
+const SQS_QUEUE = 'AWS::SQS::Queue';
 
 /** Marks an API id inside a resolved string, so URLs built from it can be rewritten to local ones. */
 const API_ID_MARK = 'local-api-';
@@ -223,6 +248,8 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
       switch (entry.resource.Type) {
         case DYNAMODB_TABLE:
           return tableName(stack.stackName, name);
+        case LAMBDA_FUNCTION:
+          return localFunctionName(stack.stackName, name);
         case API:
           return `${API_ID_MARK}${stack.stackName}/${name}`;
         case USER_POOL:
@@ -242,7 +269,10 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
         throw new TemplateModelError(`GetAtt of unknown resource ${logicalId} in ${stack.stackName}`);
       const { Type } = entry.resource;
       if (Type === LAMBDA_FUNCTION && attribute === 'Arn') {
-        return `arn:aws:lambda:${endpoints.region}:${endpoints.accountId}:function:${stack.stackName}/${logicalId}`;
+        return `arn:aws:lambda:${endpoints.region}:${endpoints.accountId}:function:${localFunctionName(stack.stackName, logicalId)}`;
+      }
+      if (Type === SQS_QUEUE && attribute === 'Arn') {
+        return `arn:aws:sqs:${endpoints.region}:${endpoints.accountId}:${stack.stackName}-${logicalId}`;
       }
       if (Type === DYNAMODB_TABLE && attribute === 'Arn') {
         return `arn:aws:dynamodb:${endpoints.region}:${endpoints.accountId}:table/${tableName(stack.stackName, logicalId)}`;
@@ -323,6 +353,7 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
       for (const [name, value] of Object.entries(variables)) environment[name] = String(resolve(value));
       const fn: LocalFunction = {
         key,
+        functionName: localFunctionName(stack.stackName, logicalId),
         logicalId,
         stackName: stack.stackName,
         assetDir: `${stack.assemblyDir}/${assetPath}`,
@@ -342,6 +373,25 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
         properties: resource.Properties ?? {},
       });
     }
+  }
+
+  for (const { stack, resource } of resources.values()) {
+    if (resource.Type !== EVENT_INVOKE_CONFIG) continue;
+    const props = resource.Properties ?? {};
+    const fn = functions.get(`${stack.stackName}/${refName(props.FunctionName) ?? ''}`);
+    if (!fn) throw new TemplateModelError(`An EventInvokeConfig in ${stack.stackName} names no function`);
+    const resolve = resolver(stack);
+    const destination = isRecord(props.DestinationConfig) ? props.DestinationConfig.OnFailure : undefined;
+    const asyncInvoke: AsyncInvokeConfig = {
+      maximumRetryAttempts: Number(props.MaximumRetryAttempts ?? DEFAULT_ASYNC_RETRY_ATTEMPTS),
+    };
+    if (props.MaximumEventAgeInSeconds !== undefined) {
+      asyncInvoke.maximumEventAgeSeconds = Number(props.MaximumEventAgeInSeconds);
+    }
+    if (isRecord(destination) && destination.Destination !== undefined) {
+      asyncInvoke.onFailure = String(resolve(destination.Destination));
+    }
+    fn.asyncInvoke = asyncInvoke;
   }
 
   for (const { stack, resource } of resources.values()) {

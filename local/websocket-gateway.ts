@@ -408,14 +408,24 @@ export class LocalWebSocketGateway {
     }
   }
 
-  /** Closes every connection without running $disconnect: the gateway is going away. */
-  async stop(): Promise<void> {
+  /**
+   * Drops every connection at once, without close frames and without $disconnect, as when the gateway
+   * process dies: the rows stay behind for the fan-out's 410 cleanup or the TTL. Returns how many.
+   */
+  dropAllConnections(): number {
+    const dropped = this.connections.size;
     for (const connection of this.connections.values()) {
       if (connection.idleTimer) clearTimeout(connection.idleTimer);
       if (connection.maxTimer) clearTimeout(connection.maxTimer);
       connection.socket.terminate();
     }
     this.connections.clear();
+    return dropped;
+  }
+
+  /** Closes every connection without running $disconnect: the gateway is going away. */
+  async stop(): Promise<void> {
+    this.dropAllConnections();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }

@@ -1,46 +1,182 @@
+import { randomUUID } from 'node:crypto';
 import type { ConnectionNotifier } from '../shared/connection-notifier';
 import { encodeEvent } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { broadcastPostId, type BroadcastEnvelope } from '../shared/protocol';
 import { countMetric, logger } from '../shared/telemetry';
-import { fanOut } from './fan-out';
+import { forEachBounded } from './bounded-concurrency';
+import type { FanOutDispatcher } from './fan-out-batch';
+import {
+  addFanOutResult,
+  countFanOutMetrics,
+  emptyFanOutResult,
+  fanOut,
+  type FanOutCounts,
+  type FanOutDependencies,
+} from './fan-out';
 
-/** The broadcast API's answer, the shape the original backend's callers read `connectionCount` from. */
-export interface BroadcastSummary {
-  connectionCount: number;
-  delivered: number;
-  stale: number;
-  failed: number;
+/**
+ * The broadcast API's answer. `connectionCount` is the audience. A small audience is delivered before
+ * the answer, and `delivered`, `stale`, `retried` and `failed` say how that went. A large one is cut into
+ * `batches` that fan-out workers deliver after the answer: `queued` counts the connections handed to
+ * them, and their outcomes are counted in the workers' metrics and logs (under `broadcastId`), not here.
+ */
+export interface BroadcastSummary extends FanOutCounts {
+  broadcastId: string;
+  queued: number;
+  batches: number;
 }
 
-export class BroadcastService {
-  constructor(
-    private readonly connections: ConnectionRepository,
-    private readonly notifier: ConnectionNotifier,
-    /** postToConnection calls in flight at once: high enough for latency, low enough for API throttles. */
-    private readonly concurrency: number,
-  ) {}
+export interface BroadcastServiceOptions {
+  connections: ConnectionRepository;
+  notifier: ConnectionNotifier;
+  /** Queues batches for the fan-out workers. */
+  dispatcher: FanOutDispatcher;
+  /** postToConnection calls in flight at once for an inline delivery. */
+  concurrency: number;
+  retry: FanOutDependencies['retry'];
+  /** Connection ids per worker batch; an audience of at most this many is delivered inline. */
+  batchSize: number;
+  /** Worker invocations in flight at once while batches are queued. @default 10 */
+  dispatchConcurrency?: number;
+  /** @default crypto.randomUUID */
+  newBroadcastId?: () => string;
+  sleep?: FanOutDependencies['sleep'];
+  random?: FanOutDependencies['random'];
+}
 
-  /** Sends the envelope to its post's subscribers when `data.postId` is set, otherwise to everyone. */
+const DEFAULT_DISPATCH_CONCURRENCY = 10;
+
+/**
+ * Sends one envelope to its audience: the subscribers of `data.postId`, or every connection.
+ *
+ * The audience is read page by page from the byTopic index. When it fits in one batch it is delivered
+ * right here, before the answer. Otherwise it is cut into batches of `batchSize` ids, each queued as an
+ * asynchronous invocation of the fan-out worker, and the answer goes back as soon as the last batch is
+ * queued: the caller (the comments API) never waits for a large fan-out, and the batches are delivered in
+ * parallel by as many worker instances as there are batches. A batch that cannot be queued is delivered
+ * here instead, so none is dropped.
+ */
+export class BroadcastService {
+  private readonly dispatchConcurrency: number;
+  private readonly newBroadcastId: () => string;
+
+  constructor(private readonly options: BroadcastServiceOptions) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+      throw new RangeError(`Batch size must be a positive integer, got ${options.batchSize}`);
+    }
+    this.dispatchConcurrency = options.dispatchConcurrency ?? DEFAULT_DISPATCH_CONCURRENCY;
+    this.newBroadcastId = options.newBroadcastId ?? randomUUID;
+  }
+
   async broadcast(envelope: BroadcastEnvelope): Promise<BroadcastSummary> {
+    const { connections, batchSize } = this.options;
+    const broadcastId = this.newBroadcastId();
     const postId = broadcastPostId(envelope);
-    const targets =
-      postId === undefined ? this.connections.allConnections() : this.connections.postSubscribers(postId);
-    const result = await fanOut(targets, encodeEvent(envelope), {
-      connections: this.connections,
-      notifier: this.notifier,
-      concurrency: this.concurrency,
+    const pages = postId === undefined ? connections.allConnections() : connections.postSubscribers(postId);
+    const reader = pages[Symbol.asyncIterator]();
+
+    // Read just far enough to know whether the audience fits in one batch.
+    const head: string[] = [];
+    let exhausted = false;
+    while (!exhausted && head.length <= batchSize) {
+      const page = await reader.next();
+      if (page.done) exhausted = true;
+      else head.push(...page.value);
+    }
+
+    const payload = encodeEvent(envelope);
+    const summary: BroadcastSummary = exhausted
+      ? { broadcastId, ...this.counts(await this.deliverInline(head, payload)), queued: 0, batches: 0 }
+      : await this.enqueue(broadcastId, envelope, payload, head, reader);
+    const { connectionCount, delivered, stale, retried, failed, queued, batches } = summary;
+    logger.info('Broadcast sent', {
+      broadcastId,
+      type: envelope.type,
+      postId,
+      connectionCount,
+      delivered,
+      stale,
+      retried,
+      failed,
+      queued,
+      batches,
     });
-    countMetric('Delivered', result.delivered);
-    countMetric('StaleConnections', result.stale);
-    countMetric('DeliveryFailures', result.failed);
-    countMetric('StaleConnectionCleanupFailures', result.cleanupFailures);
-    const { connectionCount, delivered, stale, failed } = result;
-    logger.info('Broadcast sent', { type: envelope.type, postId, connectionCount, delivered, stale, failed });
-    return { connectionCount, delivered, stale, failed };
+    return summary;
   }
 
   async countConnections(): Promise<number> {
-    return this.connections.countConnections();
+    return this.options.connections.countConnections();
+  }
+
+  private async deliverInline(connectionIds: string[], payload: string) {
+    const result = await fanOut([connectionIds], payload, this.options);
+    countFanOutMetrics(result);
+    return result;
+  }
+
+  private counts(result: FanOutCounts): FanOutCounts {
+    const { connectionCount, delivered, stale, retried, failed } = result;
+    return { connectionCount, delivered, stale, retried, failed };
+  }
+
+  /** Cuts the audience into batches as its pages arrive and queues each for a fan-out worker. */
+  private async enqueue(
+    broadcastId: string,
+    envelope: BroadcastEnvelope,
+    payload: string,
+    head: string[],
+    reader: AsyncIterator<string[]>,
+  ): Promise<BroadcastSummary> {
+    const { batchSize, dispatcher } = this.options;
+    async function* batches(): AsyncIterable<string[]> {
+      let pending = head;
+      for (;;) {
+        let start = 0;
+        for (; pending.length - start >= batchSize; start += batchSize) {
+          yield pending.slice(start, start + batchSize);
+        }
+        pending = pending.slice(start);
+        const page = await reader.next();
+        if (page.done) break;
+        pending.push(...page.value);
+      }
+      if (pending.length > 0) yield pending;
+    }
+
+    let connectionCount = 0;
+    let queued = 0;
+    let queuedBatches = 0;
+    let batchNumber = 0;
+    const inline = emptyFanOutResult();
+    await forEachBounded(batches(), this.dispatchConcurrency, async (connectionIds) => {
+      batchNumber += 1;
+      const batch = batchNumber;
+      connectionCount += connectionIds.length;
+      try {
+        await dispatcher.dispatch({ broadcastId, batch, generation: 1, envelope, connectionIds });
+        queued += connectionIds.length;
+        queuedBatches += 1;
+      } catch (error) {
+        countMetric('FanOutDispatchFailures');
+        logger.error('Could not queue a fan-out batch; delivering it inline', {
+          broadcastId,
+          batch,
+          size: connectionIds.length,
+          errorName: (error as Error).name,
+          error: error as Error,
+        });
+        addFanOutResult(inline, await this.deliverInline(connectionIds, payload));
+      }
+    });
+    countMetric('FanOutBatchesQueued', queuedBatches);
+    countMetric('FanOutConnectionsQueued', queued);
+    return {
+      broadcastId,
+      ...this.counts(inline),
+      connectionCount,
+      queued,
+      batches: queuedBatches,
+    };
   }
 }

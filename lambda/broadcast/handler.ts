@@ -1,32 +1,36 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createDocumentClient, createManagementClient } from '../shared/aws-clients';
+import { createDocumentClient, createLambdaClient, createManagementClient } from '../shared/aws-clients';
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { intEnv, requireEnv } from '../shared/env';
+import { requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { json, rawBody, toErrorResponse, type HttpResult } from '../shared/http';
 import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../shared/protocol';
 import { instrumented } from '../shared/telemetry';
 import { BroadcastService } from './broadcast-service';
-
-export const DEFAULT_FAN_OUT_CONCURRENCY = 50;
+import { LambdaFanOutDispatcher } from './fan-out-batch';
+import { fanOutConfigFromEnv } from './fan-out-config';
 
 const connectionsTable = connectionsTableConfig();
 const managementEndpoint = requireEnv(EnvNames.managementEndpoint);
-const concurrency = intEnv(EnvNames.fanOutConcurrency, DEFAULT_FAN_OUT_CONCURRENCY);
-if (concurrency < 1) throw new Error(`Environment variable ${EnvNames.fanOutConcurrency} must be at least 1`);
+const workerFunctionName = requireEnv(EnvNames.fanOutWorkerFunctionName);
+const { concurrency, retry, batchSize } = fanOutConfigFromEnv();
 
-const service = new BroadcastService(
-  new DynamoConnectionRepository(
+const service = new BroadcastService({
+  connections: new DynamoConnectionRepository(
     createDocumentClient(),
     connectionsTable.tableName,
     connectionsTable.ttlSeconds,
   ),
-  new ManagementApiNotifier(createManagementClient(managementEndpoint)),
+  // The fan-out retries throttles and 5xx itself and counts each retry, so the SDK must not retry too.
+  notifier: new ManagementApiNotifier(createManagementClient(managementEndpoint, { maxAttempts: 1 })),
+  dispatcher: new LambdaFanOutDispatcher(createLambdaClient(), workerFunctionName),
   concurrency,
-);
+  retry,
+  batchSize,
+});
 
 function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
   const parsed = parseBroadcastEnvelope(rawBody(event));
@@ -40,8 +44,11 @@ function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   try {
     switch (event.routeKey) {
-      case 'POST /broadcast/comments':
-        return json(200, await service.broadcast(envelopeOf(event)));
+      case 'POST /broadcast/comments': {
+        const summary = await service.broadcast(envelopeOf(event));
+        // 202 Accepted: the audience was handed to fan-out workers, which deliver after this answer.
+        return json(summary.batches > 0 ? 202 : 200, summary);
+      }
       case 'GET /connections/count':
         return json(200, { count: await service.countConnections() });
       default:

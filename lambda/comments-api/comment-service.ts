@@ -1,6 +1,17 @@
-import { InvalidCursorError, type CommentRepository } from '../shared/comment-repository';
+import {
+  InvalidCursorError,
+  type ChangeOutcome,
+  type CommentRepository,
+  type EventStamp,
+} from '../shared/comment-repository';
 import { ForbiddenError, NotFoundError, ValidationError } from '../shared/errors';
-import { ID_PATTERN, isValidId, type Comment, type Post } from '../shared/protocol';
+import {
+  ID_PATTERN,
+  isValidId,
+  type Comment,
+  type Post,
+  type SequencedChangeEvent,
+} from '../shared/protocol';
 import { logger } from '../shared/telemetry';
 import type { BroadcastPublisher } from './broadcast-client';
 
@@ -10,6 +21,8 @@ export const MAX_TITLE_LENGTH = 200;
 export const MAX_BODY_LENGTH = 10_000;
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 100;
+/** How long a change event is kept for clients resuming with `lastSeq`: 24 hours. */
+export const DEFAULT_EVENT_RETENTION_SECONDS = 24 * 60 * 60;
 
 /** Who performs a write: the verified token's subject (identity.ts is the one place that reads it). */
 export interface Actor {
@@ -50,6 +63,8 @@ export interface CommentServiceDependencies {
   newId: IdGenerator;
   /** The wss:// URL clients connect to, reported by the status endpoint; may be ''. */
   websocketEndpoint: string;
+  /** Seconds a change event is kept for replay before TTL may delete it. @default DEFAULT_EVENT_RETENTION_SECONDS */
+  eventRetentionSeconds?: number;
 }
 
 // Tab, line feed and carriage return are legitimate in multi-line text; every other C0/C1 control
@@ -102,6 +117,7 @@ export class CommentService {
   private readonly clock: Clock;
   private readonly newId: IdGenerator;
   private readonly websocketEndpoint: string;
+  private readonly eventRetentionSeconds: number;
 
   constructor(deps: CommentServiceDependencies) {
     this.comments = deps.comments;
@@ -109,6 +125,11 @@ export class CommentService {
     this.clock = deps.clock;
     this.newId = deps.newId;
     this.websocketEndpoint = deps.websocketEndpoint;
+    const retention = deps.eventRetentionSeconds ?? DEFAULT_EVENT_RETENTION_SECONDS;
+    if (!Number.isInteger(retention) || retention < 1) {
+      throw new RangeError(`eventRetentionSeconds must be a positive integer, got ${retention}`);
+    }
+    this.eventRetentionSeconds = retention;
   }
 
   async createPost(actor: Actor, input: NewPost): Promise<Post> {
@@ -147,8 +168,9 @@ export class CommentService {
       content: text,
       createdAt: now.toISOString(),
     };
-    if (!(await this.comments.createComment(comment))) throw new NotFoundError('Post not found');
-    await this.broadcaster.publish({ type: 'comment.created', data: { postId, comment } });
+    const event = settle(await this.comments.createComment(comment, this.stamp(now)));
+    // Exactly the stored event, so that a client replaying it later gets the same bytes.
+    await this.broadcaster.publish(event);
     return comment;
   }
 
@@ -177,26 +199,31 @@ export class CommentService {
     requireId('postId', postId);
     requireId('commentId', commentId);
     const text = requireText('content', content, MAX_COMMENT_LENGTH);
-    await this.requireOwnComment(actor, postId, commentId);
-    const updated = await this.comments.updateComment(postId, commentId, text, this.clock().toISOString());
-    // Deleted between the ownership check and the update.
-    if (!updated) throw new NotFoundError('Comment not found');
-    await this.broadcaster.publish({
-      type: 'comment.updated',
-      data: { postId, commentId, action: 'updated' },
-    });
-    return updated;
+    const existing = await this.requireOwnComment(actor, postId, commentId);
+    const now = this.clock();
+    const updatedAt = now.toISOString();
+    const event = settle(
+      await this.comments.updateComment(
+        { postId, commentId, userId: actor.userId, content: text, updatedAt },
+        this.stamp(now),
+      ),
+    );
+    await this.broadcaster.publish(event);
+    // Only content and updatedAt change, and both are ours: the rest is what the ownership check read.
+    return { ...existing, content: text, updatedAt };
   }
 
   async deleteComment(actor: Actor, postId: string, commentId: string): Promise<void> {
     requireId('postId', postId);
     requireId('commentId', commentId);
     await this.requireOwnComment(actor, postId, commentId);
-    if (!(await this.comments.deleteComment(postId, commentId))) throw new NotFoundError('Comment not found');
-    await this.broadcaster.publish({
-      type: 'comment.updated',
-      data: { postId, commentId, action: 'deleted' },
-    });
+    const event = settle(
+      await this.comments.deleteComment(
+        { postId, commentId, userId: actor.userId },
+        this.stamp(this.clock()),
+      ),
+    );
+    await this.broadcaster.publish(event);
   }
 
   async connectionStatus(): Promise<ConnectionStatus> {
@@ -218,13 +245,38 @@ export class CommentService {
   }
 
   /**
-   * Only the author may change a comment. A comment's author never changes and its id is never reused,
-   * so checking before writing leaves no window for the check to go stale; the conditional write still
-   * guards against the comment disappearing in between.
+   * Only the author may change a comment. Checked here first, so a refused change costs one read and no
+   * transaction; the write repeats both conditions (exists, same author), so a comment deleted in between
+   * is still refused.
    */
-  private async requireOwnComment(actor: Actor, postId: string, commentId: string): Promise<void> {
+  private async requireOwnComment(actor: Actor, postId: string, commentId: string): Promise<Comment> {
     const existing = await this.comments.getComment(postId, commentId);
     if (!existing) throw new NotFoundError('Comment not found');
-    if (existing.userId !== actor.userId) throw new ForbiddenError('Only the author may change this comment');
+    if (existing.userId !== actor.userId) throw new ForbiddenError(NOT_AUTHOR);
+    return existing;
+  }
+
+  /** The new event's id, time and expiry; its seq is taken by the repository, in the write itself. */
+  private stamp(now: Date): EventStamp {
+    return {
+      eventId: this.newId(now.getTime()),
+      createdAt: now.toISOString(),
+      expiresAt: Math.floor(now.getTime() / 1000) + this.eventRetentionSeconds,
+    };
+  }
+}
+
+const NOT_AUTHOR = 'Only the author may change this comment';
+
+/** The stored event of a change, or the domain error for why it was refused. */
+function settle(outcome: ChangeOutcome): SequencedChangeEvent {
+  if (outcome.ok) return outcome.event;
+  switch (outcome.reason) {
+    case 'postNotFound':
+      throw new NotFoundError('Post not found');
+    case 'commentNotFound':
+      throw new NotFoundError('Comment not found');
+    case 'notAuthor':
+      throw new ForbiddenError(NOT_AUTHOR);
   }
 }

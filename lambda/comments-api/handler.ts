@@ -5,7 +5,7 @@ import { EnvNames } from '../shared/env-names';
 import { newId } from '../shared/ids';
 import { instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';
-import { CommentService } from './comment-service';
+import { CommentService, DEFAULT_EVENT_RETENTION_SECONDS } from './comment-service';
 import { createHandler } from './routes';
 import { createSigV4Transport, regionFromEnv } from './sigv4-transport';
 
@@ -20,6 +20,10 @@ const tableName = requireEnv(EnvNames.commentsTable);
 const broadcastUrl = requireEnv(EnvNames.broadcastUrl);
 const broadcastTimeoutMs = intEnv(EnvNames.broadcastTimeoutMs, DEFAULT_BROADCAST_TIMEOUT_MS);
 const websocketUrl = optionalEnv(EnvNames.websocketUrl, '');
+const eventRetentionSeconds = intEnv(EnvNames.eventRetentionSeconds, DEFAULT_EVENT_RETENTION_SECONDS);
+if (eventRetentionSeconds < 1) {
+  throw new Error(`Environment variable ${EnvNames.eventRetentionSeconds} must be at least 1`);
+}
 const region = regionFromEnv();
 
 const service = new CommentService({
@@ -33,6 +37,7 @@ const service = new CommentService({
   clock: () => new Date(),
   newId,
   websocketEndpoint: websocketUrl,
+  eventRetentionSeconds,
 });
 
 export const handler = instrumented(createHandler(service));

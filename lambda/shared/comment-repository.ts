@@ -1,14 +1,13 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
-  UpdateCommand,
   type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Comment, Post } from './protocol';
+import type { Comment, CommentUpdatedEvent, Post, SequencedChangeEvent } from './protocol';
 import { commentKeys, commentsTableSchema } from './table-schema';
 
 export interface CommentPage {
@@ -20,25 +19,82 @@ export interface CommentPage {
 export interface ListCommentsOptions {
   limit: number;
   cursor?: string;
+  /** A strongly consistent read: sees every change committed before it. @default false */
+  consistent?: boolean;
 }
 
-/** Posts and comments storage: the port the comment service and the subscribe route depend on. */
+/** The identity and lifetime of the event a change records; chosen by the caller, which owns the clock. */
+export interface EventStamp {
+  /** A ULID (ids.ts). */
+  eventId: string;
+  /** ISO time of the change. */
+  createdAt: string;
+  /** Epoch seconds after which the event may be deleted (the table's TTL attribute). */
+  expiresAt: number;
+}
+
+/** An edit by `userId`, who must be the comment's author. */
+export interface CommentEdit {
+  postId: string;
+  commentId: string;
+  userId: string;
+  content: string;
+  updatedAt: string;
+}
+
+/** A deletion by `userId`, who must be the comment's author. */
+export interface CommentRemoval {
+  postId: string;
+  commentId: string;
+  userId: string;
+}
+
+/** Why a change was refused. Nothing was written: not the change, not its event, not the post's seq. */
+export type ChangeRejection = 'postNotFound' | 'commentNotFound' | 'notAuthor';
+
+/** A change either happened, as exactly this stored event, or was refused. */
+export type ChangeOutcome =
+  { ok: true; event: SequencedChangeEvent } | { ok: false; reason: ChangeRejection };
+
+/** Which events to read: `afterSeq < seq <= throughSeq`, as of `now`. */
+export interface EventRange {
+  afterSeq: number;
+  throughSeq: number;
+  /** Epoch seconds: events whose `expiresAt` is before this are treated as gone (TTL deletes lazily). */
+  now: number;
+}
+
+/**
+ * Posts, comments and the per-post log of comment changes: the port the comment service and the
+ * subscribe route depend on. Every comment write also appends its event, with the post's next `seq`, in
+ * one transaction: a change without its event, or an event without its change, cannot be stored.
+ */
 export interface CommentRepository {
   createPost(post: Post): Promise<void>;
   getPost(postId: string): Promise<Post | undefined>;
-  /** Stores the comment only if its post exists; false when it does not. */
-  createComment(comment: Comment): Promise<boolean>;
+  /** The seq of the post's latest event (0 before the first), read consistently; undefined without the post. */
+  getLastSeq(postId: string): Promise<number | undefined>;
+  /** Stores the comment (refused when its post does not exist) and its `comment.created` event. */
+  createComment(comment: Comment, stamp: EventStamp): Promise<ChangeOutcome>;
   getComment(postId: string, commentId: string): Promise<Comment | undefined>;
   listComments(postId: string, options: ListCommentsOptions): Promise<CommentPage>;
-  /** Returns the updated comment, or undefined when there is no such comment. */
-  updateComment(
-    postId: string,
-    commentId: string,
-    content: string,
-    updatedAt: string,
-  ): Promise<Comment | undefined>;
-  /** Returns false when there was no such comment. */
-  deleteComment(postId: string, commentId: string): Promise<boolean>;
+  /** Sets content and updatedAt (refused unless the comment exists and is the user's) and records the event. */
+  updateComment(edit: CommentEdit, stamp: EventStamp): Promise<ChangeOutcome>;
+  /** Deletes the comment (refused unless it exists and is the user's) and records the event. */
+  deleteComment(removal: CommentRemoval, stamp: EventStamp): Promise<ChangeOutcome>;
+  /** The unexpired events in the range, oldest first, read consistently; gaps are the caller's to judge. */
+  listEvents(postId: string, range: EventRange): Promise<SequencedChangeEvent[]>;
+}
+
+/**
+ * Too many writers raced for the post's next seq and this one lost every time. Nothing was written; the
+ * caller may try again later.
+ */
+export class SeqContentionError extends Error {
+  constructor(postId: string, attempts: number) {
+    super(`Could not take the next event seq of post ${postId} in ${attempts} attempts`);
+    this.name = 'SeqContentionError';
+  }
 }
 
 /** A cursor that was not produced by listComments: the caller sent garbage. */
@@ -49,11 +105,20 @@ export class InvalidCursorError extends Error {
   }
 }
 
-const { partitionKey, sortKey } = commentsTableSchema;
+const { partitionKey, sortKey, timeToLiveAttribute } = commentsTableSchema;
 
-function isConditionalCheckFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
+/** The post item's attribute holding the seq of its latest event. */
+const LAST_SEQ_ATTRIBUTE = 'lastSeq';
+
+/** Attempts at taking the next seq when other writers to the same post keep winning the race. */
+export const DEFAULT_MAX_SEQ_ATTEMPTS = 6;
+/** Full-jitter backoff between attempts: a random wait up to min(cap, base * 2^attempt) ms. */
+const BACKOFF_BASE_MS = 10;
+const BACKOFF_CAP_MS = 250;
+
+/** The positions in every change transaction, which is how cancellation reasons are told apart. */
+const POST_ITEM = 0;
+const COMMENT_ITEM = 1;
 
 function toComment(item: Record<string, unknown>): Comment {
   const comment: Comment = {
@@ -77,6 +142,63 @@ function toPost(item: Record<string, unknown>): Post {
   };
 }
 
+/**
+ * The event of a stored item, rebuilt field by field in one fixed key order. The comments API broadcasts
+ * what this returns for the item it wrote and a replay sends what it returns for the item it read, so a
+ * replayed event is the same bytes as the live one whatever order DynamoDB hands map attributes back in.
+ */
+export function toSequencedEvent(item: Record<string, unknown>): SequencedChangeEvent {
+  const data = (item.data ?? {}) as Record<string, unknown>;
+  const postId = String(data.postId);
+  const meta = { eventId: String(item.eventId), seq: Number(item.seq) };
+  switch (item.type) {
+    case 'comment.created':
+      return {
+        type: 'comment.created',
+        data: { postId, comment: toComment((data.comment ?? {}) as Record<string, unknown>) },
+        ...meta,
+      };
+    case 'comment.updated': {
+      const action: CommentUpdatedEvent['data']['action'] = data.action === 'deleted' ? 'deleted' : 'updated';
+      return {
+        type: 'comment.updated',
+        data: { postId, commentId: String(data.commentId), action },
+        ...meta,
+      };
+    }
+    default:
+      throw new Error(`Stored event ${String(item.sk)} has an unknown type ${String(item.type)}`);
+  }
+}
+
+/** Whether the change writes a new comment or one that must already exist (an edit or a deletion). */
+type ChangeKind = 'newComment' | 'existingComment';
+
+type CancellationVerdict = { retry: true } | { retry: false; reason: ChangeRejection };
+
+/**
+ * What a cancelled change transaction means. A failed condition on the comment is final: for an edit or
+ * deletion the old item comes back (ReturnValuesOnConditionCheckFailure) when the comment exists, so it is
+ * someone else's. A failed condition on the post is another writer having taken the seq first (or the post
+ * having gone, which the next read of the seq tells), and a TransactionConflict is a write racing ours:
+ * both are retried. Anything else is not ours to interpret.
+ */
+function judgeCancellation(error: unknown, kind: ChangeKind): CancellationVerdict | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  const reasons = error.CancellationReasons ?? [];
+  const comment = reasons[COMMENT_ITEM];
+  if (comment?.Code === 'ConditionalCheckFailed') {
+    // A new comment's id is a fresh ULID: a collision is not a user error, so it is not judged here.
+    if (kind === 'newComment') return undefined;
+    return { retry: false, reason: comment.Item ? 'notAuthor' : 'commentNotFound' };
+  }
+  if (reasons[POST_ITEM]?.Code === 'ConditionalCheckFailed') return { retry: true };
+  if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return { retry: true };
+  return undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** The cursor is the last comment id of a page, base64url-encoded so clients treat it as opaque. */
 function encodeCursor(commentId: string): string {
   return Buffer.from(commentId, 'utf8').toString('base64url');
@@ -92,11 +214,25 @@ function decodeCursor(cursor: string): string {
   return commentId;
 }
 
+export interface DynamoCommentRepositoryOptions {
+  /** @default DEFAULT_MAX_SEQ_ATTEMPTS */
+  maxSeqAttempts?: number;
+  /** Waits between seq attempts; tests pass one that does not. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+}
+
 export class DynamoCommentRepository implements CommentRepository {
+  private readonly maxSeqAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    options: DynamoCommentRepositoryOptions = {},
+  ) {
+    this.maxSeqAttempts = options.maxSeqAttempts ?? DEFAULT_MAX_SEQ_ATTEMPTS;
+    this.sleep = options.sleep ?? sleep;
+  }
 
   private postKey(postId: string): Record<string, string> {
     return {
@@ -130,41 +266,36 @@ export class DynamoCommentRepository implements CommentRepository {
     return result.Item ? toPost(result.Item) : undefined;
   }
 
-  async createComment(comment: Comment): Promise<boolean> {
-    // One transaction checks the post and writes the comment, so a comment can never be orphaned.
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: this.postKey(comment.postId),
-                ConditionExpression: 'attribute_exists(#pk)',
-                ExpressionAttributeNames: { '#pk': partitionKey.name },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...this.commentKey(comment.postId, comment.id), ...comment },
-                ConditionExpression: 'attribute_not_exists(#pk)',
-                ExpressionAttributeNames: { '#pk': partitionKey.name },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (
-        error instanceof TransactionCanceledException &&
-        error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
-      ) {
-        return false;
-      }
-      throw error;
-    }
+  async getLastSeq(postId: string): Promise<number | undefined> {
+    const result = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.postKey(postId),
+        ConsistentRead: true,
+        ProjectionExpression: '#pk, #lastSeq',
+        ExpressionAttributeNames: { '#pk': partitionKey.name, '#lastSeq': LAST_SEQ_ATTRIBUTE },
+      }),
+    );
+    if (!result.Item) return undefined;
+    const lastSeq = result.Item[LAST_SEQ_ATTRIBUTE];
+    return typeof lastSeq === 'number' ? lastSeq : 0;
+  }
+
+  async createComment(comment: Comment, stamp: EventStamp): Promise<ChangeOutcome> {
+    return this.recordChange(
+      comment.postId,
+      'newComment',
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...this.commentKey(comment.postId, comment.id), ...comment },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': partitionKey.name },
+        },
+      },
+      { type: 'comment.created', data: { postId: comment.postId, comment } },
+      stamp,
+    );
   }
 
   async getComment(postId: string, commentId: string): Promise<Comment | undefined> {
@@ -174,7 +305,10 @@ export class DynamoCommentRepository implements CommentRepository {
     return result.Item ? toComment(result.Item) : undefined;
   }
 
-  async listComments(postId: string, { limit, cursor }: ListCommentsOptions): Promise<CommentPage> {
+  async listComments(
+    postId: string,
+    { limit, cursor, consistent }: ListCommentsOptions,
+  ): Promise<CommentPage> {
     const startKey = cursor === undefined ? undefined : this.commentKey(postId, decodeCursor(cursor));
     const result = await this.client.send(
       new QueryCommand({
@@ -188,6 +322,7 @@ export class DynamoCommentRepository implements CommentRepository {
         ScanIndexForward: true,
         Limit: limit,
         ExclusiveStartKey: startKey,
+        ...(consistent ? { ConsistentRead: true } : {}),
       }),
     );
     const comments = (result.Items ?? []).map(toComment);
@@ -197,45 +332,156 @@ export class DynamoCommentRepository implements CommentRepository {
     return result.LastEvaluatedKey && last ? { comments, nextCursor: encodeCursor(last.id) } : { comments };
   }
 
-  async updateComment(
-    postId: string,
-    commentId: string,
-    content: string,
-    updatedAt: string,
-  ): Promise<Comment | undefined> {
-    try {
-      const result = await this.client.send(
-        new UpdateCommand({
+  async updateComment(edit: CommentEdit, stamp: EventStamp): Promise<ChangeOutcome> {
+    const { postId, commentId, userId, content, updatedAt } = edit;
+    return this.recordChange(
+      postId,
+      'existingComment',
+      {
+        Update: {
           TableName: this.tableName,
           Key: this.commentKey(postId, commentId),
           UpdateExpression: 'SET content = :content, updatedAt = :updatedAt',
-          ConditionExpression: 'attribute_exists(#pk)',
+          ConditionExpression: 'attribute_exists(#pk) AND userId = :userId',
           ExpressionAttributeNames: { '#pk': partitionKey.name },
-          ExpressionAttributeValues: { ':content': content, ':updatedAt': updatedAt },
-          ReturnValues: 'ALL_NEW',
+          ExpressionAttributeValues: { ':content': content, ':updatedAt': updatedAt, ':userId': userId },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      { type: 'comment.updated', data: { postId, commentId, action: 'updated' } },
+      stamp,
+    );
+  }
+
+  async deleteComment(removal: CommentRemoval, stamp: EventStamp): Promise<ChangeOutcome> {
+    const { postId, commentId, userId } = removal;
+    return this.recordChange(
+      postId,
+      'existingComment',
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: this.commentKey(postId, commentId),
+          ConditionExpression: 'attribute_exists(#pk) AND userId = :userId',
+          ExpressionAttributeNames: { '#pk': partitionKey.name },
+          ExpressionAttributeValues: { ':userId': userId },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      { type: 'comment.updated', data: { postId, commentId, action: 'deleted' } },
+      stamp,
+    );
+  }
+
+  async listEvents(
+    postId: string,
+    { afterSeq, throughSeq, now }: EventRange,
+  ): Promise<SequencedChangeEvent[]> {
+    if (throughSeq <= afterSeq) return [];
+    const events: SequencedChangeEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :through',
+          ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
+          ExpressionAttributeValues: {
+            ':pk': commentKeys.postPartition(postId),
+            ':from': commentKeys.eventSortKey(afterSeq + 1),
+            ':through': commentKeys.eventSortKey(throughSeq),
+          },
+          ScanIndexForward: true,
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
         }),
       );
-      return result.Attributes ? toComment(result.Attributes) : undefined;
-    } catch (error) {
-      if (isConditionalCheckFailure(error)) return undefined;
-      throw error;
+      for (const item of page.Items ?? []) {
+        const expiresAt = item[timeToLiveAttribute];
+        // TTL deletes an expired item some time after it expires, not at once: it is already gone to us.
+        if (typeof expiresAt === 'number' && expiresAt < now) continue;
+        events.push(toSequencedEvent(item));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events;
+  }
+
+  /**
+   * One transaction: the post's lastSeq moves from n - 1 to n (only if no one else moved it), the comment
+   * is written (under its own conditions), and event n is stored. Losing the race for n re-reads lastSeq
+   * and tries n + 1, a few times, with jittered backoff.
+   */
+  private async recordChange(
+    postId: string,
+    kind: ChangeKind,
+    change: NonNullable<TransactWriteCommandInput['TransactItems']>[number],
+    event: Pick<SequencedChangeEvent, 'type' | 'data'>,
+    stamp: EventStamp,
+  ): Promise<ChangeOutcome> {
+    for (let attempt = 1; ; attempt += 1) {
+      const lastSeq = await this.getLastSeq(postId);
+      if (lastSeq === undefined) return { ok: false, reason: 'postNotFound' };
+      const seq = lastSeq + 1;
+      const item = {
+        [partitionKey.name]: commentKeys.postPartition(postId),
+        [sortKey.name]: commentKeys.eventSortKey(seq),
+        eventId: stamp.eventId,
+        seq,
+        type: event.type,
+        data: event.data,
+        createdAt: stamp.createdAt,
+        [timeToLiveAttribute]: stamp.expiresAt,
+      };
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              this.advanceSeq(postId, lastSeq),
+              change,
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: item,
+                  // History is never overwritten; with lastSeq guarded this cannot fail, short of a bug.
+                  ConditionExpression: 'attribute_not_exists(#pk)',
+                  ExpressionAttributeNames: { '#pk': partitionKey.name },
+                },
+              },
+            ],
+          }),
+        );
+        return { ok: true, event: toSequencedEvent(item) };
+      } catch (error) {
+        const verdict = judgeCancellation(error, kind);
+        if (!verdict) throw error;
+        if (!verdict.retry) return { ok: false, reason: verdict.reason };
+        if (attempt >= this.maxSeqAttempts) throw new SeqContentionError(postId, attempt);
+        await this.sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+      }
     }
   }
 
-  async deleteComment(postId: string, commentId: string): Promise<boolean> {
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: this.commentKey(postId, commentId),
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': partitionKey.name },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailure(error)) return false;
-      throw error;
-    }
+  /** The post item's part of a change: lastSeq from `previous` to previous + 1, and only from there. */
+  private advanceSeq(
+    postId: string,
+    previous: number,
+  ): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
+    // A post has no lastSeq until its first event; attribute_exists(#pk) keeps the update from creating
+    // a post that is not there.
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: this.postKey(postId),
+        UpdateExpression: 'SET #lastSeq = :seq',
+        ConditionExpression:
+          previous === 0
+            ? 'attribute_exists(#pk) AND attribute_not_exists(#lastSeq)'
+            : 'attribute_exists(#pk) AND #lastSeq = :previous',
+        ExpressionAttributeNames: { '#pk': partitionKey.name, '#lastSeq': LAST_SEQ_ATTRIBUTE },
+        ExpressionAttributeValues:
+          previous === 0 ? { ':seq': previous + 1 } : { ':seq': previous + 1, ':previous': previous },
+      },
+    };
   }
 }

@@ -15,8 +15,24 @@ export const EnvNames = {
   broadcastTimeoutMs: 'BROADCAST_TIMEOUT_MS',
   /** Seconds a connection row lives after connect: API Gateway's 2-hour cap plus a margin. */
   connectionTtlSeconds: 'CONNECTION_TTL_SECONDS',
-  /** How many postToConnection calls one broadcast keeps in flight. */
+  /** How many postToConnection calls one broadcast (or one fan-out worker batch) keeps in flight. */
   fanOutConcurrency: 'FAN_OUT_CONCURRENCY',
+  /** Name of the fan-out worker function the broadcast invokes (asynchronously) for each batch. */
+  fanOutWorkerFunctionName: 'FAN_OUT_WORKER_FUNCTION_NAME',
+  /** Connection ids per worker batch; an audience of at most this many is delivered inline. */
+  fanOutBatchSize: 'FAN_OUT_BATCH_SIZE',
+  /** postToConnection attempts per connection (the first one included) before it counts as failed. */
+  fanOutMaxAttempts: 'FAN_OUT_MAX_ATTEMPTS',
+  /** Backoff before the n-th retry is a random delay in [0, min(max, base * 2^(n-1))] ms (full jitter). */
+  fanOutRetryBaseMs: 'FAN_OUT_RETRY_BASE_MS',
+  fanOutRetryMaxMs: 'FAN_OUT_RETRY_MAX_MS',
+  /**
+   * Generations of a worker batch that attempt delivery: the broadcast's batch is the first, each hand-on
+   * of the ids that still failed the next. The failures of the last one are dead-lettered.
+   */
+  fanOutMaxGenerations: 'FAN_OUT_MAX_GENERATIONS',
+  /** Set by Lambda itself (and by the local stack): the running function's own name. */
+  lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
   /** The token issuer (`iss`), e.g. https://cognito-idp.{region}.amazonaws.com/{userPoolId}. */
   authIssuer: 'AUTH_ISSUER',
   /** Accepted audience: the `aud` claim, or `client_id` for Cognito access tokens. */
@@ -27,4 +43,6 @@ export const EnvNames = {
   allowAnonymous: 'ALLOW_ANONYMOUS_SUBSCRIBERS',
   /** How many posts one connection may subscribe to at once. */
   maxSubscriptions: 'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+  /** Seconds a comment change event is kept for clients resuming with `lastSeq` (the table's TTL). */
+  eventRetentionSeconds: 'EVENT_RETENTION_SECONDS',
 } as const;

@@ -32,18 +32,42 @@ export interface Post {
 
 export type CommentAction = 'updated' | 'deleted';
 
+/**
+ * Every change to a post's comments is an event with an id and a per-post sequence number that only
+ * grows (1, 2, 3, … with no gaps). They sit beside `type` and `data`, so the original `{type, data}`
+ * envelope is unchanged for clients that ignore them. A client that remembers the last `seq` it saw can
+ * resubscribe with it and receive exactly what it missed (see `subscribe.lastSeq`).
+ */
+export interface EventMeta {
+  /** Unique per event: clients drop a second copy of an id they have seen. */
+  eventId: string;
+  /** Per-post, strictly increasing by one. */
+  seq: number;
+}
+
 /** Events the server pushes to clients; every message on the wire is a `{type, data}` envelope. */
-export interface CommentCreatedEvent {
+export interface CommentCreatedEvent extends Partial<EventMeta> {
   type: 'comment.created';
   data: { postId: string; comment: Comment };
 }
-export interface CommentUpdatedEvent {
+export interface CommentUpdatedEvent extends Partial<EventMeta> {
   type: 'comment.updated';
   data: { postId: string; commentId: string; action: CommentAction };
 }
 export interface CommentsListEvent {
   type: 'comments.list';
-  data: { postId: string; comments: Comment[]; count: number };
+  data: {
+    postId: string;
+    comments: Comment[];
+    count: number;
+    /** The post's last event `seq` this snapshot includes; live events continue from seq + 1. */
+    seq?: number;
+    /**
+     * True when this snapshot replaces a replay: the client asked to resume after a `lastSeq` older than
+     * the retention window, so it must drop what it had and start again from this list.
+     */
+    reset?: boolean;
+  };
 }
 export interface SubscribedEvent {
   type: 'subscribed';
@@ -64,10 +88,23 @@ export interface ErrorEvent {
 /** Events that describe a change to a post's comments: what the comments API broadcasts. */
 export type CommentChangeEvent = CommentCreatedEvent | CommentUpdatedEvent | CommentsListEvent;
 
+/**
+ * A change as stored and sent: `{type, data, eventId, seq}`. The comments API broadcasts exactly this, and
+ * a resubscribe with `lastSeq` replays exactly this, byte for byte.
+ */
+export type SequencedChangeEvent = (CommentCreatedEvent | CommentUpdatedEvent) & EventMeta;
+
 export type ServerEvent = CommentChangeEvent | SubscribedEvent | UnsubscribedEvent | PongEvent | ErrorEvent;
 
 export type ClientMessage =
-  { action: 'subscribe'; postId: string } | { action: 'unsubscribe'; postId: string } | { action: 'ping' };
+  | {
+      action: 'subscribe';
+      postId: string;
+      /** Resume after this event: the server replays every later event in order, or sends a reset snapshot. */
+      lastSeq?: number;
+    }
+  | { action: 'unsubscribe'; postId: string }
+  | { action: 'ping' };
 
 export type ClientAction = ClientMessage['action'];
 
@@ -80,6 +117,8 @@ export const ErrorCodes = {
   invalidMessage: 'INVALID_MESSAGE',
   unknownAction: 'UNKNOWN_ACTION',
   invalidPostId: 'INVALID_POST_ID',
+  /** `lastSeq` is not a non-negative whole number. */
+  invalidLastSeq: 'INVALID_LAST_SEQ',
   messageTooLarge: 'MESSAGE_TOO_LARGE',
   /** A subscribe named a post that does not exist. */
   postNotFound: 'POST_NOT_FOUND',
@@ -149,6 +188,13 @@ export function parseClientMessage(raw: string | null | undefined): ParseResult<
       if (!isValidId(postId)) {
         return fail(ErrorCodes.invalidPostId, `"postId" must match ${ID_PATTERN.source}`);
       }
+      if (action === 'subscribe' && parsed.lastSeq !== undefined) {
+        const { lastSeq } = parsed;
+        if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+          return fail(ErrorCodes.invalidLastSeq, '"lastSeq" must be a whole number >= 0');
+        }
+        return { ok: true, value: { action, postId, lastSeq } };
+      }
       return { ok: true, value: { action, postId } };
     }
     default:
@@ -159,10 +205,15 @@ export function parseClientMessage(raw: string | null | undefined): ParseResult<
   }
 }
 
-/** An envelope posted to the broadcast API. `data.postId`, when set, narrows the audience to that post. */
+/**
+ * An envelope posted to the broadcast API. `data.postId`, when set, narrows the audience to that post.
+ * `eventId` and `seq` are set on comment changes (see {@link EventMeta}) and pushed on unchanged.
+ */
 export interface BroadcastEnvelope {
   type: string;
   data?: Record<string, unknown>;
+  eventId?: string;
+  seq?: number;
 }
 
 /** Broadcast payloads are pushed to clients verbatim; API Gateway caps a pushed message at 128 KB. */
@@ -186,20 +237,36 @@ export function parseBroadcastEnvelope(raw: string | null | undefined): ParseRes
   if (!isRecord(parsed)) {
     return fail(ErrorCodes.invalidMessage, 'Body must be a JSON object {type, data}');
   }
-  const { type, data } = parsed;
+  const { type, data, eventId, seq } = parsed;
   if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
     return fail(ErrorCodes.invalidMessage, `"type" must match ${EVENT_TYPE_PATTERN.source}`);
   }
-  if (data === undefined) {
-    return { ok: true, value: { type } };
+  if (data !== undefined) {
+    if (!isRecord(data)) {
+      return fail(ErrorCodes.invalidMessage, '"data" must be a JSON object');
+    }
+    if (data.postId !== undefined && !isValidId(data.postId)) {
+      return fail(ErrorCodes.invalidPostId, `"data.postId" must match ${ID_PATTERN.source}`);
+    }
   }
-  if (!isRecord(data)) {
-    return fail(ErrorCodes.invalidMessage, '"data" must be a JSON object');
+  if (eventId !== undefined && !isValidId(eventId)) {
+    return fail(ErrorCodes.invalidMessage, `"eventId" must match ${ID_PATTERN.source}`);
   }
-  if (data.postId !== undefined && !isValidId(data.postId)) {
-    return fail(ErrorCodes.invalidPostId, `"data.postId" must match ${ID_PATTERN.source}`);
+  if (seq !== undefined && !isSeq(seq)) {
+    return fail(ErrorCodes.invalidMessage, '"seq" must be a whole number >= 1');
   }
-  return { ok: true, value: { type, data } };
+  // Built in this key order, the order the comments API stores and sends: the fan-out re-serialises the
+  // envelope, and a replayed event must be the same bytes as the live one.
+  const value: BroadcastEnvelope = { type };
+  if (isRecord(data)) value.data = data;
+  if (eventId !== undefined) value.eventId = eventId;
+  if (seq !== undefined) value.seq = seq;
+  return { ok: true, value };
+}
+
+/** A change's `seq`: a safe whole number from 1 up. */
+export function isSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
 /** The audience of a broadcast: one post's subscribers, or every connection. */

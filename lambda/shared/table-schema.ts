@@ -65,21 +65,33 @@ export const connectionKeys = {
 } as const;
 
 /**
- * Posts and their comments share one item collection per post:
- *   pk = "post#<postId>", sk = "post"                 the post
+ * Posts, their comments and their change events share one item collection per post:
+ *   pk = "post#<postId>", sk = "post"                 the post; `lastSeq` is the seq of its latest event
+ *                                                     (absent until the first one: 0)
  *   pk = "post#<postId>", sk = "comment#<commentId>"  its comments; comment ids are ULIDs, so sort-key
  *                                                     order is creation order (oldest first)
+ *   pk = "post#<postId>", sk = "event#<seq>"          one per comment change, seq zero-padded to 12
+ *                                                     digits so sort-key order is seq order; only these
+ *                                                     carry `expiresAt`, so TTL reaps events and nothing else
  */
 export const commentsTableSchema = {
   id: 'Comments',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
   globalSecondaryIndexes: [],
 } as const satisfies TableSchema;
+
+/** Digits of a seq in an event's sort key: room for a trillion changes to one post. */
+export const EVENT_SEQ_DIGITS = 12;
+
+const EVENT_PREFIX = 'event#';
 
 export const commentKeys = {
   postPartition: (postId: string): string => `post#${postId}`,
   postSortKey: 'post',
   commentPrefix: 'comment#',
   commentSortKey: (commentId: string): string => `comment#${commentId}`,
+  eventPrefix: EVENT_PREFIX,
+  eventSortKey: (seq: number): string => `${EVENT_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`,
 } as const;

@@ -6,6 +6,7 @@ import {
   errorEvent,
   type ClientMessage,
   type ProtocolError,
+  type SequencedChangeEvent,
   type ServerEvent,
 } from '../shared/protocol';
 import { countMetric, logger } from '../shared/telemetry';
@@ -23,35 +24,60 @@ export const SNAPSHOT_LIMIT = 100;
 /** Subscriptions one connection may hold at once: each is a row, and every broadcast to its post a push. */
 export const DEFAULT_MAX_SUBSCRIPTIONS = 20;
 
-export interface SubscriptionLimits {
+/**
+ * The most missed events a resubscribe replays. Further behind than this, a snapshot is cheaper for both
+ * sides than hundreds of pushes, so the client gets a reset snapshot instead.
+ */
+export const REPLAY_LIMIT = 500;
+
+export interface SubscriptionOptions {
   /** Comments sent in the snapshot after a subscribe. @default SNAPSHOT_LIMIT */
   snapshotLimit?: number;
   /** @default DEFAULT_MAX_SUBSCRIPTIONS */
   maxSubscriptions?: number;
+  /** @default REPLAY_LIMIT */
+  replayLimit?: number;
+  /** Judges which events have expired. @default the system clock */
+  clock?: () => Date;
 }
+
+/** Why a resubscribe got a reset snapshot instead of a replay; logged, so operators can tell them apart. */
+type ResetCause = 'ahead' | 'beyondReplayLimit' | 'expired';
 
 /** Answers client messages on the connection they came from; every reply is a `{type, data}` event. */
 export class SubscriptionService {
   private readonly snapshotLimit: number;
   private readonly maxSubscriptions: number;
+  private readonly replayLimit: number;
+  private readonly clock: () => Date;
 
   constructor(
     private readonly connections: ConnectionRepository,
     private readonly comments: CommentRepository,
     private readonly notifier: ConnectionNotifier,
-    { snapshotLimit = SNAPSHOT_LIMIT, maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS }: SubscriptionLimits = {},
+    {
+      snapshotLimit = SNAPSHOT_LIMIT,
+      maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS,
+      replayLimit = REPLAY_LIMIT,
+      clock = () => new Date(),
+    }: SubscriptionOptions = {},
   ) {
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
       throw new RangeError(`maxSubscriptions must be a positive integer, got ${maxSubscriptions}`);
     }
+    if (!Number.isInteger(replayLimit) || replayLimit < 0) {
+      throw new RangeError(`replayLimit must be a non-negative integer, got ${replayLimit}`);
+    }
     this.snapshotLimit = snapshotLimit;
     this.maxSubscriptions = maxSubscriptions;
+    this.replayLimit = replayLimit;
+    this.clock = clock;
   }
 
   async handle(client: ClientConnection, message: ClientMessage): Promise<void> {
     switch (message.action) {
       case 'subscribe':
-        return this.subscribe(client, message.postId);
+        return this.subscribe(client, message.postId, message.lastSeq);
       case 'unsubscribe':
         return this.unsubscribe(client, message.postId);
       case 'ping':
@@ -65,7 +91,7 @@ export class SubscriptionService {
     await this.reply(client, errorEvent(error));
   }
 
-  private async subscribe(client: ClientConnection, postId: string): Promise<void> {
+  private async subscribe(client: ClientConnection, postId: string, lastSeq?: number): Promise<void> {
     if ((await this.comments.getPost(postId)) === undefined) {
       await this.reject(client, { code: ErrorCodes.postNotFound, message: `Post ${postId} does not exist` });
       return;
@@ -78,8 +104,10 @@ export class SubscriptionService {
       });
       return;
     }
-    // Subscribe before reading the snapshot: a comment created in between then arrives twice (broadcast
-    // and snapshot) rather than not at all.
+    // Subscribe before reading the post's seq: every event after the seq read below then reaches this
+    // connection live, and every event up to it is in the snapshot or the replay. One that lands in
+    // between arrives twice (live and in the snapshot or replay), never not at all; clients drop the
+    // second copy by eventId.
     await this.connections.addSubscription({
       connectionId: client.connectionId,
       postId,
@@ -87,13 +115,94 @@ export class SubscriptionService {
     });
     const subscribed = await this.reply(client, { type: 'subscribed', data: { postId } });
     if (subscribed.outcome === 'gone') return;
-    const { comments } = await this.comments.listComments(postId, { limit: this.snapshotLimit });
-    await this.reply(client, { type: 'comments.list', data: { postId, comments, count: comments.length } });
+    const currentSeq = await this.comments.getLastSeq(postId);
+    if (currentSeq === undefined) {
+      await this.reject(client, { code: ErrorCodes.postNotFound, message: `Post ${postId} does not exist` });
+      return;
+    }
+    if (lastSeq === undefined) {
+      await this.sendSnapshot(client, postId, currentSeq, false);
+      return;
+    }
+    await this.resume(client, postId, lastSeq, currentSeq);
+  }
+
+  /**
+   * The comments as of `seq` or later: `seq` was read (consistently) before the page, which is read
+   * consistently too, so the page reflects at least every event up to `seq`.
+   */
+  private async sendSnapshot(
+    client: ClientConnection,
+    postId: string,
+    seq: number,
+    reset: boolean,
+  ): Promise<void> {
+    const { comments } = await this.comments.listComments(postId, {
+      limit: this.snapshotLimit,
+      consistent: true,
+    });
+    const data = { postId, comments, count: comments.length, seq };
+    await this.reply(client, { type: 'comments.list', data: reset ? { ...data, reset: true } : data });
+  }
+
+  /**
+   * Sends the events after `lastSeq` up to `currentSeq`, each exactly as it was broadcast, in seq order;
+   * or, when that cannot be done exactly, a snapshot marked `reset`.
+   */
+  private async resume(
+    client: ClientConnection,
+    postId: string,
+    lastSeq: number,
+    currentSeq: number,
+  ): Promise<void> {
+    const missed = await this.missedEvents(postId, lastSeq, currentSeq);
+    if (!Array.isArray(missed)) {
+      logger.info('Resubscribe answered with a reset snapshot', {
+        connectionId: client.connectionId,
+        postId,
+        lastSeq,
+        currentSeq,
+        cause: missed,
+      });
+      countMetric('ReplayResets');
+      await this.sendSnapshot(client, postId, currentSeq, true);
+      return;
+    }
+    countMetric('EventsReplayed', missed.length);
+    for (const event of missed) {
+      // A failed push is not retried here: the client sees the hole in seq and resubscribes.
+      const sent = await this.reply(client, event);
+      if (sent.outcome === 'gone') return;
+    }
+  }
+
+  /** Exactly the events lastSeq + 1 … currentSeq, or why they cannot be had. */
+  private async missedEvents(
+    postId: string,
+    lastSeq: number,
+    currentSeq: number,
+  ): Promise<SequencedChangeEvent[] | ResetCause> {
+    // A client ahead of the post remembers another history (a restored table, another stage).
+    if (lastSeq > currentSeq) return 'ahead';
+    if (currentSeq - lastSeq > this.replayLimit) return 'beyondReplayLimit';
+    if (lastSeq === currentSeq) return [];
+    const events = await this.comments.listEvents(postId, {
+      afterSeq: lastSeq,
+      throughSeq: currentSeq,
+      now: Math.floor(this.clock().getTime() / 1000),
+    });
+    // Anything short of every seq in the range means some expired: events expire oldest first, but TTL
+    // deletes them in no particular order, so the whole range is checked. The client cannot then be
+    // brought up to date event by event.
+    const complete =
+      events.length === currentSeq - lastSeq &&
+      events.every((event, index) => event.seq === lastSeq + 1 + index);
+    return complete ? events : 'expired';
   }
 
   /**
    * Room for one more subscription, or this post is already one of them (subscribing again only
-   * re-sends the snapshot). Two subscribes racing on one connection may both pass at limit - 1: the cap
+   * re-sends the snapshot, or the replay). Two subscribes racing on one connection may both pass at limit - 1: the cap
    * can be overshot by the messages in flight at once, which is enough to stop a client subscribing to
    * everything, and needs no counter to keep in step with unsubscribe and $disconnect.
    */

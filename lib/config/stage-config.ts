@@ -84,11 +84,58 @@ export interface StageConfig {
   readonly connectionTtlSeconds: number;
   /** How long the comments API waits for the broadcast API before answering its own caller. */
   readonly broadcastTimeoutMs: number;
-  /** postToConnection calls one broadcast keeps in flight. */
+  /** postToConnection calls one broadcast (or one fan-out worker batch) keeps in flight. */
   readonly fanOutConcurrency: number;
+  /**
+   * Connection ids per fan-out worker batch. An audience of at most this many is delivered by the
+   * broadcast function before it answers; a larger one is cut into batches that workers deliver in
+   * parallel after the answer.
+   */
+  readonly fanOutBatchSize: number;
+  /** How a push throttled (429) or failed (5xx, network) by the Management API is retried. */
+  readonly fanOutRetry: FanOutRetryConfig;
+  /**
+   * Generations of a fan-out worker batch that attempt delivery: the broadcast's batch is the first; a
+   * worker that reached some of its connections hands the others on as the next. The connections the
+   * last generation could not reach are dead-lettered.
+   */
+  readonly fanOutMaxGenerations: number;
+  /**
+   * Seconds each comment change event is kept (the comments table's TTL on event items): a client that
+   * resubscribes with a `lastSeq` this recent gets the events it missed replayed; an older one gets a
+   * reset snapshot.
+   */
+  readonly eventRetentionSeconds: number;
+  /** Dashboard, alarms and where they go. */
+  readonly operations: OperationsConfig;
 }
 
+/** Exponential backoff with full jitter: retry n waits a random time below min(maxDelayMs, baseDelayMs * 2^(n-1)). */
+export interface OperationsConfig {
+  /** Alarms cost money and page people: on where someone answers them. */
+  readonly alarms: boolean;
+  /**
+   * Subscribed to the alarm topic when set (the address must confirm the subscription).
+   * @default no subscription; subscribe a pager or chat integration to the AlarmTopicArn output instead
+   */
+  readonly alarmEmail?: string;
+  /** API 5xx (and WebSocket integration/execution errors) in 5 minutes that raise an alarm. */
+  readonly http5xxThreshold: number;
+  /** Deliveries failed after every retry, in 5 minutes, that raise an alarm. */
+  readonly fanOutFailureThreshold: number;
+}
+
+export interface FanOutRetryConfig {
+  /** Attempts per connection, the first one included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+const FAN_OUT_RETRY: FanOutRetryConfig = { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 2000 };
+
 const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
+const ONE_DAY = 24 * 60 * 60;
 
 const { createPost, createComment, updateComment, deleteComment } = CommentsApiRoutes;
 
@@ -114,6 +161,12 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
     broadcastTimeoutMs: 3000,
     fanOutConcurrency: 50,
+    // Small enough that a few dozen clients already take the worker path, as in the e2e suite.
+    fanOutBatchSize: 50,
+    fanOutRetry: FAN_OUT_RETRY,
+    fanOutMaxGenerations: 3,
+    eventRetentionSeconds: ONE_DAY,
+    operations: { alarms: false, http5xxThreshold: 5, fanOutFailureThreshold: 10 },
   },
   prod: {
     stageName: 'prod',
@@ -137,6 +190,11 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
     broadcastTimeoutMs: 3000,
     fanOutConcurrency: 50,
+    fanOutBatchSize: 200,
+    fanOutRetry: FAN_OUT_RETRY,
+    fanOutMaxGenerations: 3,
+    eventRetentionSeconds: ONE_DAY,
+    operations: { alarms: true, http5xxThreshold: 5, fanOutFailureThreshold: 10 },
   },
 };
 

@@ -71,6 +71,7 @@ export class CommentsApiStack extends Stack {
         [EnvNames.broadcastUrl]: broadcastStage.url,
         [EnvNames.broadcastTimeoutMs]: String(stageConfig.broadcastTimeoutMs),
         [EnvNames.websocketUrl]: webSocketStage.url,
+        [EnvNames.eventRetentionSeconds]: String(stageConfig.eventRetentionSeconds),
       },
     }).bindTable(EnvNames.commentsTable, commentsTable, 'readWrite');
     this.grantBroadcastInvoke(broadcastStage);

@@ -4,6 +4,8 @@ import { HttpIamAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-ap
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvNames } from '../../lambda/shared/env-names';
 import { CLIENT_ACTIONS } from '../../lambda/shared/protocol';
@@ -50,6 +52,10 @@ export class RealtimeStack extends Stack {
   readonly connectionHandler: HandlerFunction;
   readonly messagesHandler: HandlerFunction;
   readonly broadcastHandler: HandlerFunction;
+  /** Delivers one batch of a large broadcast per asynchronous invocation; see lambda/fan-out-worker. */
+  readonly fanOutWorker: HandlerFunction;
+  /** Where worker batches that failed every retry end up (the worker's async on-failure destination). */
+  readonly fanOutDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RealtimeStackProps) {
     const { stageConfig, connectionsTable, commentsTable, identity, ...stackProps } = props;
@@ -156,21 +162,83 @@ export class RealtimeStack extends Stack {
     this.messagesHandler.addEnvironment(EnvNames.managementEndpoint, this.webSocketStage.callbackUrl);
     this.grantPostToConnection(this.messagesHandler);
 
+    // Both deliver with the same code: bounded concurrency, retries with backoff on throttles and 5xx.
+    const deliveryEnvironment = {
+      [EnvNames.managementEndpoint]: this.webSocketStage.callbackUrl,
+      [EnvNames.fanOutConcurrency]: String(stageConfig.fanOutConcurrency),
+      [EnvNames.fanOutMaxAttempts]: String(stageConfig.fanOutRetry.maxAttempts),
+      [EnvNames.fanOutRetryBaseMs]: String(stageConfig.fanOutRetry.baseDelayMs),
+      [EnvNames.fanOutRetryMaxMs]: String(stageConfig.fanOutRetry.maxDelayMs),
+    };
+
+    this.fanOutDeadLetterQueue = new sqs.Queue(this, 'FanOutDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // SQS's longest: time to inspect and redrive (each record's requestPayload is a worker event).
+      retentionPeriod: Duration.days(14),
+      removalPolicy: stageConfig.removalPolicy,
+    });
+    Validations.of(this.fanOutDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a dead-letter queue: the on-failure destination of the fan-out worker. Its ' +
+        'records are read by an operator (and redriven by invoking the worker), never by a consumer that ' +
+        'could fail them again, so a DLQ behind it would only ever stay empty.',
+    });
+
+    this.fanOutWorker = new HandlerFunction(this, 'FanOutWorkerHandler', {
+      entry: 'lambda/fan-out-worker/handler.ts',
+      serviceName: 'fan-out-worker',
+      description: 'Delivers one batch of a large broadcast (asynchronous invocations by the broadcast)',
+      stageConfig,
+      // A batch takes a fraction of a second; retries of a throttled batch can take seconds.
+      timeout: Duration.seconds(60),
+      environment: {
+        ...deliveryEnvironment,
+        [EnvNames.fanOutMaxGenerations]: String(stageConfig.fanOutMaxGenerations),
+      },
+    }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete');
+    this.grantPostToConnection(this.fanOutWorker);
+    // Lambda retries a failed event twice, then hands it to the queue (the grant to send comes with it).
+    this.fanOutWorker.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.fanOutDeadLetterQueue),
+    });
+    // The worker hands the ids that still failed on to a new invocation of itself. A policy of its own:
+    // in the role's default policy, the function's ARN would make the function depend on itself.
+    new iam.Policy(this, 'FanOutWorkerHandOnPolicy', {
+      roles: [this.fanOutWorker.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.fanOutWorker.function.functionArn],
+        }),
+      ],
+    });
+
     this.broadcastHandler = new HandlerFunction(this, 'BroadcastHandler', {
       entry: 'lambda/broadcast/handler.ts',
       serviceName: 'broadcast',
       description: 'Broadcast API: fan a message out to WebSocket connections; count connections',
       stageConfig,
-      // HTTP API stops waiting after 30 s; a fan-out to many connections may need most of that.
+      // HTTP API stops waiting after 30 s. A large audience is only read and queued here, but a small one
+      // is delivered inline, and a batch that cannot be queued too.
       timeout: Duration.seconds(29),
       environment: {
-        [EnvNames.managementEndpoint]: this.webSocketStage.callbackUrl,
-        [EnvNames.fanOutConcurrency]: String(stageConfig.fanOutConcurrency),
+        ...deliveryEnvironment,
+        [EnvNames.fanOutBatchSize]: String(stageConfig.fanOutBatchSize),
+        [EnvNames.fanOutWorkerFunctionName]: this.fanOutWorker.function.functionName,
       },
     }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete', {
       indexes: [CONNECTIONS_BY_TOPIC_INDEX],
     });
     this.grantPostToConnection(this.broadcastHandler);
+    // Exactly the worker's unqualified ARN: grantInvoke() would add `<arn>:*` (every version and alias).
+    iam.Grant.addToPrincipal({
+      grantee: this.broadcastHandler,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [this.fanOutWorker.function.functionArn],
+    });
 
     // Callers sign with SigV4 and need execute-api:Invoke on the route: today only the comments API's
     // function. No CORS: no browser ever calls this API.

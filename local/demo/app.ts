@@ -1,14 +1,11 @@
 /**
  * The local demo page: create or open a post, read and write its comments, and watch changes from other
- * tabs arrive over the WebSocket. Comment text only ever reaches the DOM through textContent.
+ * tabs arrive live. The WebSocket side is the client SDK (client/): it reconnects, resubscribes with the
+ * last seq it saw and orders and de-duplicates events, so this page only renders what it is handed.
+ * Comment text only ever reaches the DOM through textContent.
  */
-import {
-  parseServerEvent,
-  type ClientMessage,
-  type Comment,
-  type Post,
-  type ServerEvent,
-} from '../../lambda/shared/protocol';
+import { RealtimeCommentsClient, type CommentEvent, type ConnectionState } from '../../client';
+import type { Comment, CommentsListEvent, Post } from '../../lambda/shared/protocol';
 
 interface DemoConfig {
   webSocketUrl: string;
@@ -16,8 +13,6 @@ interface DemoConfig {
   /** The local stack's dev-only token route: the demo signs in through it. */
   tokenUrl: string;
 }
-
-type ConnectionState = 'connecting' | 'open' | 'closed';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -30,13 +25,14 @@ const RECENT_KEY = 'realtime-comments.recentPosts';
 
 const state = {
   config: undefined as DemoConfig | undefined,
-  socket: undefined as WebSocket | undefined,
+  client: undefined as RealtimeCommentsClient | undefined,
+  /** Ends the current post's subscription. */
+  unsubscribe: undefined as (() => void) | undefined,
   token: undefined as string | undefined,
   /** The user id the token was issued for: the comments' userId, as verified by the API. */
   signedInAs: undefined as string | undefined,
   postId: undefined as string | undefined,
   comments: new Map<string, Comment>(),
-  retryMs: 500,
 };
 
 function userId(): string | undefined {
@@ -70,10 +66,6 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   const payload = (await response.json()) as T & { detail?: string };
   if (!response.ok) throw new Error(payload.detail ?? `${method} ${path} failed with ${response.status}`);
   return payload;
-}
-
-function send(message: ClientMessage): void {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(message));
 }
 
 function renderComments(): void {
@@ -144,60 +136,50 @@ async function reloadComments(postId: string): Promise<void> {
   renderComments();
 }
 
-function onEvent(event: ServerEvent): void {
-  switch (event.type) {
-    case 'comments.list':
-      if (event.data.postId !== state.postId) return;
-      state.comments = new Map(event.data.comments.map((c) => [c.id, c]));
-      renderComments();
-      return;
-    case 'comment.created':
-      if (event.data.postId !== state.postId) return;
-      state.comments.set(event.data.comment.id, event.data.comment);
-      renderComments();
-      return;
-    case 'comment.updated':
-      if (event.data.postId !== state.postId) return;
-      if (event.data.action === 'deleted') {
-        state.comments.delete(event.data.commentId);
-        renderComments();
-      } else {
-        // The event names the comment but carries no content: read the post's comments again.
-        void reloadComments(event.data.postId);
-      }
-      return;
-    case 'error':
-      showError(`${event.data.code}: ${event.data.message}`);
-      return;
-    default:
-      return;
+function onSnapshot(event: CommentsListEvent): void {
+  if (event.data.postId !== state.postId) return;
+  // A snapshot is the whole list (after a long absence the server sends one marked reset): replace.
+  state.comments = new Map(event.data.comments.map((c) => [c.id, c]));
+  renderComments();
+}
+
+function onCommentEvent(event: CommentEvent): void {
+  if (event.data.postId !== state.postId) return;
+  if (event.type === 'comment.created') {
+    state.comments.set(event.data.comment.id, event.data.comment);
+    renderComments();
+  } else if (event.data.action === 'deleted') {
+    state.comments.delete(event.data.commentId);
+    renderComments();
+  } else {
+    // The event names the comment but carries no content: read the post's comments again.
+    void reloadComments(event.data.postId);
   }
 }
 
-function connect(): void {
-  const config = state.config;
-  if (!config || !state.token) return;
-  setConnectionState('connecting');
-  // Browsers cannot set headers on a WebSocket handshake: the token travels in the query string.
-  const socket = new WebSocket(`${config.webSocketUrl}?token=${encodeURIComponent(state.token)}`);
-  state.socket = socket;
-  socket.addEventListener('open', () => {
-    state.retryMs = 500;
-    setConnectionState('open');
-    if (state.postId) send({ action: 'subscribe', postId: state.postId });
+/** Follows the open post on the SDK's connection; the SDK resubscribes it after every reconnect. */
+function follow(postId: string): void {
+  state.unsubscribe?.();
+  state.unsubscribe = state.client?.subscribe(postId, {
+    onSnapshot,
+    onEvent: onCommentEvent,
+    onError: (error) => showError(`${error.code}: ${error.message}`),
   });
-  socket.addEventListener('message', (message) => {
-    const event = typeof message.data === 'string' ? parseServerEvent(message.data) : undefined;
-    if (event) onEvent(event);
+}
+
+/** One client for the page's lifetime; it asks for the current token before each connection. */
+function startClient(config: DemoConfig): RealtimeCommentsClient {
+  const client = new RealtimeCommentsClient({
+    url: config.webSocketUrl,
+    token: () => Promise.resolve(state.token ?? ''),
+    logger: console,
   });
-  socket.addEventListener('close', () => {
-    setConnectionState('closed');
-    if (state.socket !== socket) return;
-    // Back off with jitter so a restarted gateway is not hit by every tab at once.
-    const delay = state.retryMs * (0.5 + Math.random());
-    state.retryMs = Math.min(state.retryMs * 2, 15_000);
-    setTimeout(connect, delay);
+  client.on('state', setConnectionState);
+  client.on('error', (error) => {
+    // Connection trouble shows in the state badge; what the server refused is worth a message.
+    if (!error.postId && !error.retrying) showError(`${error.code}: ${error.message}`);
   });
+  return client;
 }
 
 function rememberPost(post: Pick<Post, 'id' | 'title'>): void {
@@ -233,7 +215,6 @@ function renderRecent(): void {
 async function openPost(postId: string): Promise<void> {
   try {
     const post = await api<Post>('GET', `/posts/${encodeURIComponent(postId)}`);
-    if (state.postId && state.postId !== post.id) send({ action: 'unsubscribe', postId: state.postId });
     state.postId = post.id;
     state.comments = new Map();
     $('post-heading').textContent = post.title;
@@ -241,7 +222,7 @@ async function openPost(postId: string): Promise<void> {
     $('post-panel').hidden = false;
     renderComments();
     rememberPost(post);
-    send({ action: 'subscribe', postId: post.id });
+    follow(post.id);
     showError(undefined);
   } catch (error) {
     showError((error as Error).message);
@@ -269,10 +250,9 @@ async function signIn(id: string): Promise<void> {
   state.signedInAs = id;
   localStorage.setItem(USER_KEY, id);
   $('signed-in-as').textContent = id;
-  const previous = state.socket;
-  state.socket = undefined;
-  previous?.close();
-  connect();
+  // A new connection with the new token takes over from the old one, which closes once it is replaced.
+  if (state.client?.state === 'idle') state.client.connect();
+  else state.client?.reconnect();
   renderComments();
 }
 
@@ -280,6 +260,9 @@ async function main(): Promise<void> {
   const userInput = $<HTMLInputElement>('user-id');
   userInput.value = localStorage.getItem(USER_KEY) ?? `user-${Math.random().toString(36).slice(2, 8)}`;
   state.config = (await (await fetch('/config.json')).json()) as DemoConfig;
+  state.client = startClient(state.config);
+  // Skip the rest of a backoff wait as soon as the browser is back online.
+  window.addEventListener('online', () => state.client?.reconnect());
   $('sign-in').addEventListener('submit', (event) => {
     event.preventDefault();
     signIn(userInput.value.trim()).catch((error: Error) => showError(error.message));

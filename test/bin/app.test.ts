@@ -53,6 +53,7 @@ describe('bin/app.ts', () => {
       'RealtimeComments-dev-Data': 'aws://123456789012/eu-west-1',
       'RealtimeComments-dev-Realtime': 'aws://123456789012/eu-west-1',
       'RealtimeComments-dev-CommentsApi': 'aws://123456789012/eu-west-1',
+      'RealtimeComments-dev-Operations': 'aws://123456789012/eu-west-1',
     });
   });
 });

@@ -71,7 +71,12 @@ describe('fan-out by post', () => {
     const onB = await api.createComment(postB, 'hello B');
     await b1.waitFor(isCreated(postB, onB.id));
 
-    expect(seenBy1).toEqual({ type: 'comment.created', data: { postId: postA, comment } });
+    expect(seenBy1).toEqual({
+      type: 'comment.created',
+      data: { postId: postA, comment },
+      eventId: expect.stringMatching(/^[0-9A-Z]{26}$/),
+      seq: 1,
+    });
     expect(seenBy2).toEqual(seenBy1);
     expect(b1.ofType('comment.created').map((e) => e.data.postId)).toEqual([postB]);
     expect(a1.ofType('comment.created')).toHaveLength(1);
@@ -87,10 +92,14 @@ describe('fan-out by post', () => {
       await expect(client.waitFor(isUpdated(comment.id, 'updated'))).resolves.toEqual({
         type: 'comment.updated',
         data: { postId: postA, commentId: comment.id, action: 'updated' },
+        eventId: expect.any(String),
+        seq: 2,
       });
       await expect(client.waitFor(isUpdated(comment.id, 'deleted'))).resolves.toEqual({
         type: 'comment.updated',
         data: { postId: postA, commentId: comment.id, action: 'deleted' },
+        eventId: expect.any(String),
+        seq: 3,
       });
     }
     const onB = await api.createComment(postB, 'marker');
@@ -110,7 +119,7 @@ describe('subscribing', () => {
 
     expect(snapshot).toEqual({
       type: 'comments.list',
-      data: { postId: post.id, comments: [first, second], count: 2 },
+      data: { postId: post.id, comments: [first, second], count: 2, seq: 2 },
     });
   });
 

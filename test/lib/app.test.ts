@@ -45,13 +45,14 @@ describe('buildApp', () => {
   });
 
   it.each(STAGE_NAMES)(
-    'declares five %s functions, one per entry, each from an existing source file',
+    'declares six %s functions, one per entry, each from an existing source file',
     (stage) => {
       const functions = resourcesOf(stage, 'AWS::Lambda::Function');
       const entries = functions.map((fn) => (fn.Metadata as Record<string, string>)[ENTRY_METADATA_KEY]);
       expect(entries.sort()).toEqual([
         'lambda/broadcast/handler.ts',
         'lambda/comments-api/handler.ts',
+        'lambda/fan-out-worker/handler.ts',
         'lambda/websocket-authorizer/handler.ts',
         'lambda/websocket-connection/handler.ts',
         'lambda/websocket-messages/handler.ts',
@@ -76,8 +77,8 @@ describe('buildApp', () => {
     (stage) => {
       const config = stageConfigs[stage];
       const logGroups = resourcesOf(stage, 'AWS::Logs::LogGroup');
-      // Five functions, three API Gateway stages (WebSocket, broadcast, comments).
-      expect(logGroups).toHaveLength(8);
+      // Six functions, three API Gateway stages (WebSocket, broadcast, comments).
+      expect(logGroups).toHaveLength(9);
       for (const logGroup of logGroups) {
         expect(logGroup).toMatchObject({
           Properties: { RetentionInDays: config.logRetention },

@@ -63,6 +63,7 @@ describe('cdk-nag (AWS Solutions)', () => {
       `RealtimeComments-${stage}-Data`,
       `RealtimeComments-${stage}-Realtime`,
       `RealtimeComments-${stage}-CommentsApi`,
+      `RealtimeComments-${stage}-Operations`,
     ]);
     expect(() => app.synth()).not.toThrow();
   });
@@ -129,6 +130,8 @@ describe('cdk-nag (AWS Solutions)', () => {
       'Realtime/WebSocketApi/unsubscribe-Route': webSocketRoute,
       'Realtime/WebSocketApi/ping-Route': webSocketRoute,
       'Realtime/WebSocketMessagesHandler/ServiceRole': postToConnection,
+      'Realtime/FanOutDeadLetterQueue': ['AwsSolutions-SQS3'],
+      'Realtime/FanOutWorkerHandler/ServiceRole': postToConnection,
       'Realtime/BroadcastHandler/ServiceRole': postToConnection,
       'CommentsApi/CommentsApi/GET--api--v1--posts--{id}': ['AwsSolutions-APIG4'],
       'CommentsApi/CommentsApi/GET--api--v1--posts--{id}--comments': ['AwsSolutions-APIG4'],

@@ -15,6 +15,7 @@ interface EchoResult {
 function definition(overrides: Partial<LocalFunction> = {}): LocalFunction {
   return {
     key: 'Test/Echo',
+    functionName: 'Test-Echo',
     logicalId: 'Echo',
     stackName: 'Test',
     assetDir: BUNDLE_DIR,
@@ -54,8 +55,14 @@ describe('LocalLambda', () => {
   it('gives each function its own environment, on top of the base environment', async () => {
     // Prepare
     const baseEnv = { BASE_VAR: 'base', SOME_VAR: 'overridden' };
-    const one = await start(definition({ key: 'Test/One', environment: { SOME_VAR: 'one' } }), baseEnv);
-    const two = await start(definition({ key: 'Test/Two', environment: { SOME_VAR: 'two' } }), baseEnv);
+    const one = await start(
+      definition({ key: 'Test/One', functionName: 'Test-One', environment: { SOME_VAR: 'one' } }),
+      baseEnv,
+    );
+    const two = await start(
+      definition({ key: 'Test/Two', functionName: 'Test-Two', environment: { SOME_VAR: 'two' } }),
+      baseEnv,
+    );
 
     // Act
     const [fromOne, fromTwo] = await Promise.all([one.invoke<EchoResult>({}), two.invoke<EchoResult>({})]);

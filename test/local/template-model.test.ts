@@ -270,6 +270,58 @@ describe('buildLocalModel on hand-written templates', () => {
     });
   });
 
+  describe('functions invoked by other functions', () => {
+    let model: LocalModel;
+
+    beforeAll(() => {
+      model = buildLocalModel(
+        [
+          stack('App', {
+            Resources: {
+              Worker: lambdaFunction(),
+              Caller: lambdaFunction({
+                WORKER_NAME: { Ref: 'Worker' },
+                WORKER_ARN: { 'Fn::GetAtt': ['Worker', 'Arn'] },
+              }),
+              Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+              WorkerInvokeConfig: {
+                Type: 'AWS::Lambda::EventInvokeConfig',
+                Properties: {
+                  FunctionName: { Ref: 'Worker' },
+                  Qualifier: '$LATEST',
+                  MaximumRetryAttempts: 1,
+                  MaximumEventAgeInSeconds: 600,
+                  DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['Queue', 'Arn'] } } },
+                },
+              },
+            },
+          }),
+        ],
+        endpoints,
+      );
+    });
+
+    it('resolves a Ref to a function to its local name `<stack>-<logicalId>`, and its ARN to match', () => {
+      // Act
+      const environment = model.functions.get('App/Caller')?.environment;
+
+      // Assess
+      expect(environment?.WORKER_NAME).toBe('App-Worker');
+      expect(model.functions.get('App/Worker')?.functionName).toBe('App-Worker');
+      expect(environment?.WORKER_ARN).toBe('arn:aws:lambda:us-east-1:000000000000:function:App-Worker');
+    });
+
+    it("reads the function's EventInvokeConfig: retries, event age and on-failure destination", () => {
+      // Act / Assess
+      expect(model.functions.get('App/Worker')?.asyncInvoke).toEqual({
+        maximumRetryAttempts: 1,
+        maximumEventAgeSeconds: 600,
+        onFailure: 'arn:aws:sqs:us-east-1:000000000000:App-Queue',
+      });
+      expect(model.functions.get('App/Caller')?.asyncInvoke).toBeUndefined();
+    });
+  });
+
   it('takes the stage name from the AWS::ApiGatewayV2::Stage of the API', () => {
     // Prepare
     const stacks = [stack('App', { Resources: { Fn: lambdaFunction(), ...httpApiResources('Fn', 'v2') } })];
@@ -477,7 +529,7 @@ describe('buildLocalModel on the synthesized app', () => {
   const routeKeys = (api: LocalApi): string[] => api.routes.map((r) => r.routeKey).sort();
   const functionByEntry = (entry: string) => [...model.functions.values()].find((fn) => fn.entry === entry);
 
-  it('models every function of the templates, the four handlers among them', () => {
+  it('models every function of the templates, each handler among them', () => {
     // Prepare
     const declared = stacks.flatMap((s) =>
       Object.entries(s.template.Resources ?? {})
@@ -495,6 +547,7 @@ describe('buildLocalModel on the synthesized app', () => {
       expect.arrayContaining([
         'lambda/broadcast/handler.ts',
         'lambda/comments-api/handler.ts',
+        'lambda/fan-out-worker/handler.ts',
         'lambda/websocket-connection/handler.ts',
         'lambda/websocket-messages/handler.ts',
       ]),
@@ -578,14 +631,45 @@ describe('buildLocalModel on the synthesized app', () => {
     expect(environment?.[EnvNames.commentsTable]).toBe(commentsTable?.tableName);
   });
 
-  it("resolves the messages and broadcast functions' management endpoint to the local gateway", () => {
+  it("resolves the messages, broadcast and worker functions' management endpoint to the local gateway", () => {
     // Act
-    const endpointsSeen = ['lambda/websocket-messages/handler.ts', 'lambda/broadcast/handler.ts'].map(
-      (entry) => functionByEntry(entry)?.environment[EnvNames.managementEndpoint],
-    );
+    const endpointsSeen = [
+      'lambda/websocket-messages/handler.ts',
+      'lambda/broadcast/handler.ts',
+      'lambda/fan-out-worker/handler.ts',
+    ].map((entry) => functionByEntry(entry)?.environment[EnvNames.managementEndpoint]);
 
     // Assess
-    expect(endpointsSeen).toEqual([`${GATEWAY}/${STAGE}`, `${GATEWAY}/${STAGE}`]);
+    expect(endpointsSeen).toEqual([`${GATEWAY}/${STAGE}`, `${GATEWAY}/${STAGE}`, `${GATEWAY}/${STAGE}`]);
+  });
+
+  it('names the fan-out worker in the broadcast environment by the local name the Invoke API serves', () => {
+    // Prepare
+    const worker = functionByEntry('lambda/fan-out-worker/handler.ts');
+
+    // Act
+    const named = functionByEntry('lambda/broadcast/handler.ts')?.environment[
+      EnvNames.fanOutWorkerFunctionName
+    ];
+
+    // Assess
+    expect(named).toBe(worker?.functionName);
+    expect(worker?.functionName).toBe(`${worker?.stackName}-${worker?.logicalId}`);
+  });
+
+  it("gives the fan-out worker Lambda's async retries and its dead-letter queue as on-failure destination", () => {
+    // Act
+    const asyncInvoke = functionByEntry('lambda/fan-out-worker/handler.ts')?.asyncInvoke;
+
+    // Assess
+    expect(asyncInvoke).toEqual({
+      maximumRetryAttempts: 2,
+      onFailure: expect.stringMatching(
+        new RegExp(
+          `^arn:aws:sqs:us-east-1:000000000000:RealtimeComments-${STAGE}-Realtime-FanOutDeadLetterQueue`,
+        ),
+      ),
+    });
   });
 
   it('writes the user-facing outputs with local URLs and nothing of the cross-stack plumbing', () => {

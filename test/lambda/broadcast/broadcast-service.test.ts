@@ -1,4 +1,5 @@
-import { BroadcastService } from '../../../lambda/broadcast/broadcast-service';
+import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/broadcast/broadcast-service';
+import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/broadcast/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
 
@@ -40,59 +41,208 @@ function fakeNotifier(
   };
 }
 
+/** Records every batch queued, in order; `fail` names batches (by number) whose queuing fails. */
+function fakeDispatcher(log: string[], fail: number[] = []): FanOutDispatcher & { batches: FanOutBatch[] } {
+  const batches: FanOutBatch[] = [];
+  return {
+    batches,
+    dispatch: async (batch: FanOutBatch) => {
+      log.push(`queue batch ${batch.batch} (${batch.connectionIds.length})`);
+      if (fail.includes(batch.batch))
+        throw Object.assign(new Error('rate exceeded'), { name: 'TooManyRequests' });
+      batches.push(batch);
+    },
+  };
+}
+
+const ids = (prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+
+function service(
+  pages: string[][],
+  log: string[],
+  overrides: Partial<BroadcastServiceOptions> = {},
+): BroadcastService {
+  return new BroadcastService({
+    connections: fakeConnections(pages, log),
+    notifier: fakeNotifier(log),
+    dispatcher: fakeDispatcher(log),
+    concurrency: 1,
+    retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+    batchSize: 3,
+    newBroadcastId: () => 'b-1',
+    sleep: async () => undefined,
+    ...overrides,
+  });
+}
+
 describe('BroadcastService', () => {
-  it('starts delivering before it reads the next page of the audience', async () => {
-    // Prepare
-    const log: string[] = [];
-    const service = new BroadcastService(fakeConnections([['a', 'b'], ['c']], log), fakeNotifier(log), 1);
+  describe('an audience that fits in one batch', () => {
+    it('is delivered inline, page by page, and answered with the outcome counts', async () => {
+      // Prepare
+      const log: string[] = [];
 
-    // Act
-    await service.broadcast({ type: 'comment.created', data: { postId: 'p1' } });
+      // Act
+      const summary = await service([['a', 'b'], ['c']], log).broadcast({
+        type: 'comment.created',
+        data: { postId: 'p1' },
+      });
 
-    // Assess
-    expect(log).toEqual(['read post p1 page 1', 'send a', 'send b', 'read post p1 page 2', 'send c']);
-  });
-
-  it('addresses every connection when the envelope names no post', async () => {
-    // Prepare
-    const log: string[] = [];
-    const service = new BroadcastService(fakeConnections([['a']], log), fakeNotifier(log), 5);
-
-    // Act
-    await service.broadcast({ type: 'system.notice' });
-
-    // Assess
-    expect(log).toEqual(['read all page 1', 'send a']);
-  });
-
-  it('tallies each outcome and removes only gone connections', async () => {
-    // Prepare
-    const log: string[] = [];
-    const connections = fakeConnections([['a', 'b', 'c', 'd']], log);
-    const notifier = fakeNotifier(log, {
-      b: { outcome: 'gone' },
-      c: { outcome: 'failed', error: new Error('throttled') },
-      d: new Error('notifier broke its contract'),
+      // Assess
+      expect(log).toEqual(['read post p1 page 1', 'read post p1 page 2', 'send a', 'send b', 'send c']);
+      expect(summary).toEqual({
+        broadcastId: 'b-1',
+        connectionCount: 3,
+        delivered: 3,
+        stale: 0,
+        retried: 0,
+        failed: 0,
+        queued: 0,
+        batches: 0,
+      });
     });
-    const service = new BroadcastService(connections, notifier, 2);
 
-    // Act
-    const summary = await service.broadcast({ type: 'system.notice' });
+    it('addresses every connection when the envelope names no post', async () => {
+      // Prepare
+      const log: string[] = [];
 
-    // Assess
-    expect(summary).toEqual({ connectionCount: 4, delivered: 1, stale: 1, failed: 2 });
-    expect(connections.removeConnection).toHaveBeenCalledTimes(1);
-    expect(connections.removeConnection).toHaveBeenCalledWith('b');
+      // Act
+      await service([['a']], log).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(log).toEqual(['read all page 1', 'send a']);
+    });
+
+    it('tallies each outcome, retries only what may succeed, and removes only gone connections', async () => {
+      // Prepare
+      const log: string[] = [];
+      const connections = fakeConnections([['a', 'b', 'c']], log);
+      const notifier = fakeNotifier(log, {
+        b: { outcome: 'gone' },
+        c: { outcome: 'failed', error: new Error('throttled'), retryable: true },
+      });
+
+      // Act
+      const summary = await service([], log, { connections, notifier }).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(summary).toMatchObject({ connectionCount: 3, delivered: 1, stale: 1, retried: 2, failed: 1 });
+      expect(log.filter((line) => line === 'send c')).toHaveLength(3);
+      expect(connections.removeConnection).toHaveBeenCalledTimes(1);
+      expect(connections.removeConnection).toHaveBeenCalledWith('b');
+    });
+
+    it('answers an empty audience with zero counts', async () => {
+      // Act
+      const summary = await service([], []).broadcast({ type: 'comment.created', data: { postId: 'quiet' } });
+
+      // Assess
+      expect(summary).toMatchObject({ connectionCount: 0, delivered: 0, queued: 0, batches: 0 });
+    });
+  });
+
+  describe('an audience larger than one batch', () => {
+    it('is cut into batches of batchSize ids, queued for the workers, none delivered here', async () => {
+      // Prepare
+      const log: string[] = [];
+      const dispatcher = fakeDispatcher(log);
+      const envelope = { type: 'comment.created', data: { postId: 'p1' }, eventId: 'e1', seq: 4 };
+
+      // Act
+      const summary = await service([ids('a', 2), ids('b', 5), ids('c', 1)], log, {
+        dispatcher,
+        dispatchConcurrency: 1,
+      }).broadcast(envelope);
+
+      // Assess
+      expect(summary).toEqual({
+        broadcastId: 'b-1',
+        connectionCount: 8,
+        delivered: 0,
+        stale: 0,
+        retried: 0,
+        failed: 0,
+        queued: 8,
+        batches: 3,
+      });
+      expect(dispatcher.batches).toEqual([
+        { broadcastId: 'b-1', batch: 1, generation: 1, envelope, connectionIds: ['a0', 'a1', 'b0'] },
+        { broadcastId: 'b-1', batch: 2, generation: 1, envelope, connectionIds: ['b1', 'b2', 'b3'] },
+        { broadcastId: 'b-1', batch: 3, generation: 1, envelope, connectionIds: ['b4', 'c0'] },
+      ]);
+      expect(log.some((line) => line.startsWith('send'))).toBe(false);
+    });
+
+    it('queues the first batches before it has read the whole audience', async () => {
+      // Prepare
+      const log: string[] = [];
+
+      // Act
+      await service([ids('a', 4), ids('b', 4), ids('c', 4)], log, { dispatchConcurrency: 1 }).broadcast({
+        type: 'system.notice',
+      });
+
+      // Assess
+      expect(log).toEqual([
+        'read all page 1',
+        'queue batch 1 (3)',
+        'read all page 2',
+        'queue batch 2 (3)',
+        'read all page 3',
+        'queue batch 3 (3)',
+        'queue batch 4 (3)',
+      ]);
+    });
+
+    it('delivers a batch that cannot be queued itself, so no batch is dropped', async () => {
+      // Prepare
+      const log: string[] = [];
+      const dispatcher = fakeDispatcher(log, [2]);
+
+      // Act
+      const summary = await service([ids('a', 7)], log, { dispatcher, dispatchConcurrency: 1 }).broadcast({
+        type: 'system.notice',
+      });
+
+      // Assess
+      expect(summary).toMatchObject({ connectionCount: 7, delivered: 3, queued: 4, batches: 2 });
+      expect(dispatcher.batches.map((batch) => batch.connectionIds)).toEqual([['a0', 'a1', 'a2'], ['a6']]);
+      expect(log.filter((line) => line.startsWith('send'))).toEqual(['send a3', 'send a4', 'send a5']);
+    });
+
+    it('queues at most dispatchConcurrency batches at once', async () => {
+      // Prepare
+      let active = 0;
+      let maxActive = 0;
+      const dispatcher: FanOutDispatcher = {
+        dispatch: async () => {
+          active += 1;
+          maxActive = Math.max(maxActive, active);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          active -= 1;
+        },
+      };
+
+      // Act
+      const summary = await service([ids('a', 30)], [], { dispatcher, dispatchConcurrency: 4 }).broadcast({
+        type: 'system.notice',
+      });
+
+      // Assess
+      expect(summary).toMatchObject({ queued: 30, batches: 10 });
+      expect(maxActive).toBe(4);
+    });
   });
 
   it('counts connections through the repository', async () => {
-    // Prepare
-    const service = new BroadcastService(fakeConnections([], []), fakeNotifier([]), 1);
-
     // Act
-    const count = await service.countConnections();
+    const count = await service([], []).countConnections();
 
     // Assess
     expect(count).toBe(42);
+  });
+
+  it('refuses a batch size below 1', () => {
+    expect(() => service([], [], { batchSize: 0 })).toThrow(RangeError);
   });
 });

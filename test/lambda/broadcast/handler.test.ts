@@ -3,6 +3,7 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -13,9 +14,13 @@ type HandlerModule = typeof import('../../../lambda/broadcast/handler');
 
 const TABLE = 'connections-test';
 const CONCURRENCY = 2;
+const BATCH_SIZE = 10;
+const MAX_ATTEMPTS = 3;
+const WORKER = 'realtime-comments-dev-fan-out-worker';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
+const lambda = mockClient(LambdaClient);
 let handler: HandlerModule['handler'];
 
 beforeAll(() => {
@@ -23,13 +28,21 @@ beforeAll(() => {
   process.env.CONNECTIONS_TABLE_NAME = TABLE;
   process.env.WEBSOCKET_MANAGEMENT_ENDPOINT = 'https://api.execute-api.us-east-1.amazonaws.com/dev';
   process.env.FAN_OUT_CONCURRENCY = String(CONCURRENCY);
+  process.env.FAN_OUT_WORKER_FUNCTION_NAME = WORKER;
+  process.env.FAN_OUT_BATCH_SIZE = String(BATCH_SIZE);
+  process.env.FAN_OUT_MAX_ATTEMPTS = String(MAX_ATTEMPTS);
+  // Real sleeps in this file, kept to a millisecond or two.
+  process.env.FAN_OUT_RETRY_BASE_MS = '1';
+  process.env.FAN_OUT_RETRY_MAX_MS = '2';
   ({ handler } = jest.requireActual<HandlerModule>('../../../lambda/broadcast/handler'));
 });
 
 beforeEach(() => {
   ddb.reset();
   api.reset();
+  lambda.reset();
   api.on(PostToConnectionCommand).resolves({});
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   jest.restoreAllMocks();
 });
 
@@ -64,6 +77,15 @@ const broadcast = (envelope: unknown): APIGatewayProxyEventV2 =>
 const members = (...ids: string[]): Record<string, string>[] =>
   ids.map((connectionId) => ({ connectionId, sk: 'connection', topic: 'all' }));
 
+/** The answer for an audience delivered inline: no retries unless given, nothing queued. */
+const inline = (counts: Record<string, number>): Record<string, unknown> => ({
+  broadcastId: expect.any(String),
+  retried: 0,
+  queued: 0,
+  batches: 0,
+  ...counts,
+});
+
 function bodyOf(response: Awaited<ReturnType<HandlerModule['handler']>>): unknown {
   return JSON.parse(String(response.body));
 }
@@ -96,7 +118,7 @@ describe('POST /broadcast/comments', () => {
 
     // Assess
     expect(response.statusCode).toBe(200);
-    expect(bodyOf(response)).toEqual({ connectionCount: 2, delivered: 2, stale: 0, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 2, delivered: 2, stale: 0, failed: 0 }));
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: TABLE,
@@ -115,7 +137,7 @@ describe('POST /broadcast/comments', () => {
     const response = await handler(broadcast({ type: 'system.notice', data: { text: 'maintenance' } }));
 
     // Assess
-    expect(bodyOf(response)).toEqual({ connectionCount: 3, delivered: 3, stale: 0, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 3, delivered: 3, stale: 0, failed: 0 }));
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       IndexName: 'byTopic',
       ExpressionAttributeValues: { ':topic': 'all' },
@@ -141,7 +163,7 @@ describe('POST /broadcast/comments', () => {
     const response = await handler(broadcast({ type: 'comment.created', data: { postId: 'p1' } }));
 
     // Assess
-    expect(bodyOf(response)).toEqual({ connectionCount: 5, delivered: 5, stale: 0, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 5, delivered: 5, stale: 0, failed: 0 }));
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 3);
     expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
       ExclusiveStartKey: { connectionId: 'b', topic: 'post#p1', sk: 's' },
@@ -174,7 +196,7 @@ describe('POST /broadcast/comments', () => {
 
     // Assess
     expect(deleteFinished).toBe(true);
-    expect(bodyOf(response)).toEqual({ connectionCount: 3, delivered: 2, stale: 1, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 3, delivered: 2, stale: 1, failed: 0 }));
     const partitionQueries = ddb
       .commandCalls(QueryCommand)
       .filter((call) => call.args[0].input.IndexName === undefined)
@@ -193,7 +215,7 @@ describe('POST /broadcast/comments', () => {
     expect(addMetric).toHaveBeenCalledWith('StaleConnections', 'Count', 1);
   });
 
-  it('counts any other delivery error as failed, logs it, and deletes nothing', async () => {
+  it(`retries a throttled push up to FAN_OUT_MAX_ATTEMPTS (${MAX_ATTEMPTS}), then counts it failed and logs it`, async () => {
     // Prepare
     ddb.on(QueryCommand).resolves({ Items: members('a', 'b') });
     const throttled = Object.assign(new Error('slow down'), { name: 'LimitExceededException' });
@@ -205,7 +227,10 @@ describe('POST /broadcast/comments', () => {
     const response = await handler(broadcast({ type: 'system.notice' }));
 
     // Assess
-    expect(bodyOf(response)).toEqual({ connectionCount: 2, delivered: 1, stale: 0, failed: 1 });
+    expect(bodyOf(response)).toEqual(
+      inline({ connectionCount: 2, delivered: 1, stale: 0, retried: MAX_ATTEMPTS - 1, failed: 1 }),
+    );
+    expect(pushedTo().filter((id) => id === 'a')).toHaveLength(MAX_ATTEMPTS);
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
     expect(logError).toHaveBeenCalledWith(
@@ -213,6 +238,22 @@ describe('POST /broadcast/comments', () => {
       expect.objectContaining({ connectionId: 'a', errorName: 'LimitExceededException' }),
     );
     expect(addMetric).toHaveBeenCalledWith('DeliveryFailures', 'Count', 1);
+    expect(addMetric).toHaveBeenCalledWith('DeliveryRetries', 'Count', MAX_ATTEMPTS - 1);
+  });
+
+  it('counts a throttled push that succeeds on retry as delivered, with the retry', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves({ Items: members('a') });
+    const throttled = Object.assign(new Error('slow down'), { name: 'LimitExceededException' });
+    api.on(PostToConnectionCommand).rejectsOnce(throttled).resolves({});
+
+    // Act
+    const response = await handler(broadcast({ type: 'system.notice' }));
+
+    // Assess
+    expect(bodyOf(response)).toEqual(
+      inline({ connectionCount: 1, delivered: 1, stale: 0, retried: 1, failed: 0 }),
+    );
   });
 
   it('still answers when deleting a stale connection fails, logging and counting it', async () => {
@@ -231,7 +272,7 @@ describe('POST /broadcast/comments', () => {
 
     // Assess
     expect(response.statusCode).toBe(200);
-    expect(bodyOf(response)).toEqual({ connectionCount: 1, delivered: 0, stale: 1, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 1, delivered: 0, stale: 1, failed: 0 }));
     expect(logError).toHaveBeenCalledWith(expect.any(String), expect.objectContaining({ connectionId: 'a' }));
     expect(addMetric).toHaveBeenCalledWith('StaleConnectionCleanupFailures', 'Count', 1);
   });
@@ -256,7 +297,7 @@ describe('POST /broadcast/comments', () => {
     const response = await handler(broadcast({ type: 'system.notice' }));
 
     // Assess
-    expect(bodyOf(response)).toEqual({ connectionCount: 7, delivered: 7, stale: 0, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 7, delivered: 7, stale: 0, failed: 0 }));
     expect(maxActive).toBe(CONCURRENCY);
   });
 
@@ -268,8 +309,70 @@ describe('POST /broadcast/comments', () => {
     const response = await handler(broadcast({ type: 'comment.created', data: { postId: 'quiet' } }));
 
     // Assess
-    expect(bodyOf(response)).toEqual({ connectionCount: 0, delivered: 0, stale: 0, failed: 0 });
+    expect(bodyOf(response)).toEqual(inline({ connectionCount: 0, delivered: 0, stale: 0, failed: 0 }));
     expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+  });
+
+  it(`queues an audience above FAN_OUT_BATCH_SIZE (${BATCH_SIZE}) as async worker batches and answers 202`, async () => {
+    // Prepare
+    const audience = Array.from({ length: 25 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    ddb.on(QueryCommand).resolves({ Items: members(...audience) });
+    const envelope = { type: 'comment.created', data: { postId: 'p1' }, eventId: 'e-1', seq: 7 };
+
+    // Act
+    const response = await handler(broadcast(envelope));
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    const body = bodyOf(response) as Record<string, unknown>;
+    expect(body).toEqual({
+      broadcastId: expect.any(String),
+      connectionCount: 25,
+      delivered: 0,
+      stale: 0,
+      retried: 0,
+      failed: 0,
+      queued: 25,
+      batches: 3,
+    });
+    expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+    const invocations = lambda.commandCalls(InvokeCommand).map((call) => call.args[0].input);
+    expect(invocations).toHaveLength(3);
+    for (const invocation of invocations) {
+      expect(invocation).toMatchObject({ FunctionName: WORKER, InvocationType: 'Event' });
+    }
+    const batches = invocations
+      .map((invocation) => JSON.parse(Buffer.from(invocation.Payload as Uint8Array).toString('utf8')))
+      .sort((a, b) => a.batch - b.batch);
+    expect(batches.map((batch) => batch.connectionIds)).toEqual([
+      audience.slice(0, 10),
+      audience.slice(10, 20),
+      audience.slice(20),
+    ]);
+    for (const batch of batches) {
+      expect(batch).toMatchObject({ broadcastId: body.broadcastId, generation: 1, envelope });
+    }
+  });
+
+  it('delivers a batch inline when Lambda refuses to queue it', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves({ Items: members(...Array.from({ length: 12 }, (_, i) => `c${i}`)) });
+    lambda
+      .on(InvokeCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }))
+      .resolves({ StatusCode: 202 });
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await handler(broadcast({ type: 'system.notice' }));
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    const body = bodyOf(response) as { delivered: number; queued: number };
+    expect(body).toMatchObject({ connectionCount: 12, batches: 1 });
+    expect(body.delivered + body.queued).toBe(12);
+    expect(pushedTo()).toHaveLength(body.delivered);
+    expect(addMetric).toHaveBeenCalledWith('FanOutDispatchFailures', 'Count', 1);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import {
   CommentService,
+  DEFAULT_EVENT_RETENTION_SECONDS,
   MAX_BODY_LENGTH,
   MAX_COMMENT_LENGTH,
   MAX_TITLE_LENGTH,
@@ -10,7 +11,7 @@ import { fixedTimeDependencies, InMemoryCommentRepository, RecordingPublisher } 
 const alice = { userId: 'alice' };
 const bob = { userId: 'bob' };
 
-function setup(): {
+function setup(eventRetentionSeconds?: number): {
   service: CommentService;
   repository: InMemoryCommentRepository;
   publisher: RecordingPublisher;
@@ -25,9 +26,13 @@ function setup(): {
     clock,
     newId,
     websocketEndpoint: 'wss://ws.example.test/dev',
+    eventRetentionSeconds,
   });
   return { service, repository, publisher, advance };
 }
+
+/** 2027-01-01T00:00:00Z, the fixed clock's start, in epoch seconds. */
+const START_SECONDS = Date.parse('2027-01-01T00:00:00.000Z') / 1000;
 
 describe('CommentService', () => {
   describe('createPost', () => {
@@ -99,7 +104,7 @@ describe('CommentService', () => {
   });
 
   describe('createComment', () => {
-    it('stores the comment and publishes comment.created with the stored comment', async () => {
+    it('stores the comment and publishes comment.created with the stored comment, eventId and seq', async () => {
       // Prepare
       const { service, publisher } = setup();
       const post = await service.createPost(alice, { title: 'Post' });
@@ -115,7 +120,46 @@ describe('CommentService', () => {
         content: 'Nice post',
         createdAt: '2027-01-01T00:00:00.000Z',
       });
-      expect(publisher.events).toEqual([{ type: 'comment.created', data: { postId: post.id, comment } }]);
+      expect(publisher.events).toEqual([
+        { type: 'comment.created', data: { postId: post.id, comment }, eventId: 'ID0003', seq: 1 },
+      ]);
+    });
+
+    it('publishes exactly the event it stored, and stamps it with the retention window', async () => {
+      // Prepare
+      const { service, repository, publisher } = setup(3600);
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      await service.createComment(bob, post.id, 'one');
+      await service.createComment(bob, post.id, 'two');
+
+      // Assess
+      const stored = repository.events.get(post.id) ?? [];
+      expect(publisher.events).toEqual(stored.map(({ event }) => event));
+      expect(stored.map(({ event }) => event.seq)).toEqual([1, 2]);
+      expect(stored[0]).toMatchObject({
+        createdAt: '2027-01-01T00:00:00.000Z',
+        expiresAt: START_SECONDS + 3600,
+      });
+    });
+
+    it('keeps events for DEFAULT_EVENT_RETENTION_SECONDS (24 h) unless told otherwise', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      await service.createComment(bob, post.id, 'one');
+
+      // Assess
+      expect(DEFAULT_EVENT_RETENTION_SECONDS).toBe(86_400);
+      expect(repository.events.get(post.id)?.[0]?.expiresAt).toBe(START_SECONDS + 86_400);
+    });
+
+    it.each([0, -1, 1.5])('refuses an event retention of %p seconds at construction', (seconds) => {
+      // Act / Assess
+      expect(() => setup(seconds)).toThrow(RangeError);
     });
 
     it('answers Post not found, and publishes nothing, when the post does not exist', async () => {
@@ -205,7 +249,8 @@ describe('CommentService', () => {
         postId: post.id,
         comments: created.slice(0, 2),
         count: 2,
-        nextCursor: 'ID0003',
+        // Every comment takes two ids: its own, then its event's.
+        nextCursor: 'ID0004',
       });
       expect(second).toEqual({ postId: post.id, comments: created.slice(2), count: 1 });
     });
@@ -254,9 +299,9 @@ describe('CommentService', () => {
       return { ...context, postId: post.id, commentId: comment.id };
     }
 
-    it('updates the author’s comment, stamps updatedAt and publishes comment.updated', async () => {
+    it('updates the author’s comment, stamps updatedAt and publishes comment.updated with the next seq', async () => {
       // Prepare
-      const { service, publisher, advance, postId, commentId } = await withComment();
+      const { service, repository, publisher, advance, postId, commentId } = await withComment();
       advance(60_000);
 
       // Act
@@ -269,8 +314,14 @@ describe('CommentService', () => {
         updatedAt: '2027-01-01T00:01:00.000Z',
       });
       expect(publisher.events).toEqual([
-        { type: 'comment.updated', data: { postId, commentId, action: 'updated' } },
+        {
+          type: 'comment.updated',
+          data: { postId, commentId, action: 'updated' },
+          eventId: expect.stringMatching(/^ID\d{4}$/),
+          seq: 2,
+        },
       ]);
+      expect(updated).toEqual(repository.comments.get(`${postId}/${commentId}`));
     });
 
     it('deletes the author’s comment and publishes comment.updated with action deleted', async () => {
@@ -283,8 +334,27 @@ describe('CommentService', () => {
       // Assess
       expect(repository.comments.size).toBe(0);
       expect(publisher.events).toEqual([
-        { type: 'comment.updated', data: { postId, commentId, action: 'deleted' } },
+        {
+          type: 'comment.updated',
+          data: { postId, commentId, action: 'deleted' },
+          eventId: expect.stringMatching(/^ID\d{4}$/),
+          seq: 2,
+        },
       ]);
+    });
+
+    it('numbers the changes of one post 1, 2, 3 with distinct event ids', async () => {
+      // Prepare
+      const { service, publisher, postId, commentId } = await withComment();
+
+      // Act
+      await service.updateComment(bob, postId, commentId, 'Edited');
+      await service.deleteComment(bob, postId, commentId);
+
+      // Assess
+      expect(publisher.events.map((event) => ('seq' in event ? event.seq : undefined))).toEqual([2, 3]);
+      const ids = publisher.events.map((event) => ('eventId' in event ? event.eventId : undefined));
+      expect(new Set(ids).size).toBe(2);
     });
 
     it('refuses another user’s change with ForbiddenError and leaves the comment alone', async () => {
@@ -316,19 +386,49 @@ describe('CommentService', () => {
       expect(publisher.events).toEqual([]);
     });
 
-    it('answers Comment not found when the comment vanishes between the check and the write', async () => {
+    it.each([
+      ['commentNotFound', new NotFoundError('Comment not found')],
+      ['notAuthor', new ForbiddenError('Only the author may change this comment')],
+      ['postNotFound', new NotFoundError('Post not found')],
+    ] as const)(
+      'maps a write refused as %s (the comment changed after the check) to its error, publishing nothing',
+      async (reason, expected) => {
+        // Prepare
+        const { service, repository, publisher, postId, commentId } = await withComment();
+        jest.spyOn(repository, 'updateComment').mockResolvedValue({ ok: false, reason });
+        jest.spyOn(repository, 'deleteComment').mockResolvedValue({ ok: false, reason });
+
+        // Act
+        const update = service.updateComment(bob, postId, commentId, 'Edited');
+        const removal = service.deleteComment(bob, postId, commentId);
+
+        // Assess
+        await expect(update).rejects.toThrow(expected);
+        await expect(removal).rejects.toThrow(expected);
+        expect(publisher.events).toEqual([]);
+      },
+    );
+
+    it('passes the acting user to the write, which checks authorship again', async () => {
       // Prepare
       const { service, repository, postId, commentId } = await withComment();
-      jest.spyOn(repository, 'updateComment').mockResolvedValue(undefined);
-      jest.spyOn(repository, 'deleteComment').mockResolvedValue(false);
+      const update = jest.spyOn(repository, 'updateComment');
+      const removal = jest.spyOn(repository, 'deleteComment');
 
       // Act
-      const update = service.updateComment(bob, postId, commentId, 'Edited');
-      const removal = service.deleteComment(bob, postId, commentId);
+      await service.updateComment(bob, postId, commentId, 'Edited');
+      await service.deleteComment(bob, postId, commentId);
 
       // Assess
-      await expect(update).rejects.toThrow(new NotFoundError('Comment not found'));
-      await expect(removal).rejects.toThrow(new NotFoundError('Comment not found'));
+      expect(update).toHaveBeenCalledWith(
+        { postId, commentId, userId: 'bob', content: 'Edited', updatedAt: '2027-01-01T00:00:00.000Z' },
+        {
+          eventId: expect.any(String),
+          createdAt: '2027-01-01T00:00:00.000Z',
+          expiresAt: START_SECONDS + 86_400,
+        },
+      );
+      expect(removal).toHaveBeenCalledWith({ postId, commentId, userId: 'bob' }, expect.any(Object));
     });
   });
 

@@ -1,12 +1,22 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { BroadcastPublisher } from '../../../lambda/comments-api/broadcast-client';
 import type {
+  ChangeOutcome,
+  CommentEdit,
   CommentPage,
+  CommentRemoval,
   CommentRepository,
+  EventRange,
+  EventStamp,
   ListCommentsOptions,
 } from '../../../lambda/shared/comment-repository';
-import { InvalidCursorError } from '../../../lambda/shared/comment-repository';
-import type { CommentChangeEvent, Comment, Post } from '../../../lambda/shared/protocol';
+import { InvalidCursorError, toSequencedEvent } from '../../../lambda/shared/comment-repository';
+import type {
+  CommentChangeEvent,
+  Comment,
+  Post,
+  SequencedChangeEvent,
+} from '../../../lambda/shared/protocol';
 
 export interface RequestOptions {
   pathParameters?: Record<string, string>;
@@ -87,13 +97,24 @@ export class RecordingPublisher implements BroadcastPublisher {
   }
 }
 
+/** An event as the in-memory repository keeps it: the envelope and its TTL. */
+export interface StoredEvent {
+  event: SequencedChangeEvent;
+  createdAt: string;
+  expiresAt: number;
+}
+
 /**
  * CommentRepository in memory, with the DynamoDB adapter's contract: comments come back in id order
- * (ids are ULIDs), and the cursor is the last id of a page.
+ * (ids are ULIDs), the cursor is the last id of a page, and every change appends its event with the
+ * post's next seq (built by the adapter's own toSequencedEvent).
  */
 export class InMemoryCommentRepository implements CommentRepository {
   readonly posts = new Map<string, Post>();
   readonly comments = new Map<string, Comment>();
+  readonly lastSeq = new Map<string, number>();
+  /** Per post, in seq order. */
+  readonly events = new Map<string, StoredEvent[]>();
 
   async createPost(post: Post): Promise<void> {
     this.posts.set(post.id, post);
@@ -103,10 +124,14 @@ export class InMemoryCommentRepository implements CommentRepository {
     return this.posts.get(postId);
   }
 
-  async createComment(comment: Comment): Promise<boolean> {
-    if (!this.posts.has(comment.postId)) return false;
+  async getLastSeq(postId: string): Promise<number | undefined> {
+    return this.posts.has(postId) ? (this.lastSeq.get(postId) ?? 0) : undefined;
+  }
+
+  async createComment(comment: Comment, stamp: EventStamp): Promise<ChangeOutcome> {
+    if (!this.posts.has(comment.postId)) return { ok: false, reason: 'postNotFound' };
     this.comments.set(`${comment.postId}/${comment.id}`, comment);
-    return true;
+    return this.append(comment.postId, 'comment.created', { postId: comment.postId, comment }, stamp);
   }
 
   async getComment(postId: string, commentId: string): Promise<Comment | undefined> {
@@ -123,21 +148,43 @@ export class InMemoryCommentRepository implements CommentRepository {
     return all.length > limit && last ? { comments, nextCursor: last.id } : { comments };
   }
 
-  async updateComment(
-    postId: string,
-    commentId: string,
-    content: string,
-    updatedAt: string,
-  ): Promise<Comment | undefined> {
+  async updateComment(edit: CommentEdit, stamp: EventStamp): Promise<ChangeOutcome> {
+    const { postId, commentId, userId, content, updatedAt } = edit;
     const existing = this.comments.get(`${postId}/${commentId}`);
-    if (!existing) return undefined;
-    const updated = { ...existing, content, updatedAt };
-    this.comments.set(`${postId}/${commentId}`, updated);
-    return updated;
+    if (!this.posts.has(postId)) return { ok: false, reason: 'postNotFound' };
+    if (!existing) return { ok: false, reason: 'commentNotFound' };
+    if (existing.userId !== userId) return { ok: false, reason: 'notAuthor' };
+    this.comments.set(`${postId}/${commentId}`, { ...existing, content, updatedAt });
+    return this.append(postId, 'comment.updated', { postId, commentId, action: 'updated' }, stamp);
   }
 
-  async deleteComment(postId: string, commentId: string): Promise<boolean> {
-    return this.comments.delete(`${postId}/${commentId}`);
+  async deleteComment(removal: CommentRemoval, stamp: EventStamp): Promise<ChangeOutcome> {
+    const { postId, commentId, userId } = removal;
+    const existing = this.comments.get(`${postId}/${commentId}`);
+    if (!this.posts.has(postId)) return { ok: false, reason: 'postNotFound' };
+    if (!existing) return { ok: false, reason: 'commentNotFound' };
+    if (existing.userId !== userId) return { ok: false, reason: 'notAuthor' };
+    this.comments.delete(`${postId}/${commentId}`);
+    return this.append(postId, 'comment.updated', { postId, commentId, action: 'deleted' }, stamp);
+  }
+
+  async listEvents(
+    postId: string,
+    { afterSeq, throughSeq, now }: EventRange,
+  ): Promise<SequencedChangeEvent[]> {
+    return (this.events.get(postId) ?? [])
+      .filter(({ event, expiresAt }) => event.seq > afterSeq && event.seq <= throughSeq && expiresAt >= now)
+      .map(({ event }) => event);
+  }
+
+  private append(postId: string, type: string, data: unknown, stamp: EventStamp): ChangeOutcome {
+    const seq = (this.lastSeq.get(postId) ?? 0) + 1;
+    this.lastSeq.set(postId, seq);
+    const event = toSequencedEvent({ type, data, eventId: stamp.eventId, seq });
+    const log = this.events.get(postId) ?? [];
+    log.push({ event, createdAt: stamp.createdAt, expiresAt: stamp.expiresAt });
+    this.events.set(postId, log);
+    return { ok: true, event };
   }
 }
 

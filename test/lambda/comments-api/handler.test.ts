@@ -1,12 +1,10 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
@@ -187,7 +185,7 @@ describe('comments API handler', () => {
       });
     });
 
-    it('writes the comment in one transaction conditioned on the post', async () => {
+    it('writes the comment and its event in one transaction that takes the post’s next seq', async () => {
       // Prepare
       ddb.on(TransactWriteCommand).resolves({});
 
@@ -195,14 +193,31 @@ describe('comments API handler', () => {
       await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
 
       // Assess
+      expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: postKey, ConsistentRead: true });
       expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
         TransactItems: [
           expect.objectContaining({
-            ConditionCheck: expect.objectContaining({ TableName: TABLE, Key: postKey }),
+            Update: expect.objectContaining({
+              TableName: TABLE,
+              Key: postKey,
+              ExpressionAttributeValues: { ':seq': 1 },
+            }),
           }),
           expect.objectContaining({
             Put: expect.objectContaining({
               Item: expect.objectContaining({ pk: `post#${POST_ID}`, content: 'Hi', userId: 'bob' }),
+            }),
+          }),
+          expect.objectContaining({
+            Put: expect.objectContaining({
+              Item: expect.objectContaining({
+                pk: `post#${POST_ID}`,
+                sk: 'event#000000000001',
+                seq: 1,
+                type: 'comment.created',
+                eventId: expect.stringMatching(/^[0-9A-Z]{26}$/),
+                expiresAt: expect.any(Number),
+              }),
             }),
           }),
         ],
@@ -218,7 +233,13 @@ describe('comments API handler', () => {
 
       // Assess
       const comment = jsonBody(result);
-      expect(broadcasts()).toEqual([{ type: 'comment.created', data: { postId: POST_ID, comment } }]);
+      const eventItem =
+        ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[2]?.Put?.Item;
+      expect(broadcasts()).toEqual([
+        { type: 'comment.created', data: { postId: POST_ID, comment }, eventId: eventItem?.eventId, seq: 1 },
+      ]);
+      expect(eventItem?.eventId).toMatch(/^[0-9A-Z]{26}$/);
+      expect(eventItem?.eventId).not.toBe((comment as { id: string }).id);
       const [, init] = fetchMock.mock.calls[0] ?? [];
       expect(init).toMatchObject({
         method: 'POST',
@@ -233,13 +254,31 @@ describe('comments API handler', () => {
       });
     });
 
-    it('answers 404 Post not found for an unknown post, and broadcasts nothing', async () => {
+    it('answers 404 Post not found for an unknown post, and writes and broadcasts nothing', async () => {
       // Prepare
+      ddb.on(GetCommand, { Key: postKey }).resolves({});
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(404);
+      expect(result.body).toBe('{"detail":"Post not found"}');
+      expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('answers 404 when the post disappears while the seq is being taken', async () => {
+      // Prepare
+      ddb
+        .on(GetCommand, { Key: postKey })
+        .resolvesOnce({ Item: { ...postKey, ...post } })
+        .resolves({});
       ddb.on(TransactWriteCommand).rejects(
         new TransactionCanceledException({
           message: 'Transaction cancelled',
           $metadata: {},
-          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
         }),
       );
 
@@ -250,6 +289,18 @@ describe('comments API handler', () => {
       expect(result.statusCode).toBe(404);
       expect(result.body).toBe('{"detail":"Post not found"}');
       expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('takes the next seq after the post’s lastSeq', async () => {
+      // Prepare
+      ddb.on(GetCommand, { Key: postKey }).resolves({ Item: { ...postKey, ...post, lastSeq: 41 } });
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(broadcasts()).toEqual([expect.objectContaining({ seq: 42 })]);
     });
 
     it.each([
@@ -314,6 +365,7 @@ describe('comments API handler', () => {
           expect.objectContaining({
             Put: expect.objectContaining({ Item: expect.objectContaining({ userId: 'bob' }) }),
           }),
+          expect.anything(),
         ],
       });
     });
@@ -497,12 +549,7 @@ describe('comments API handler', () => {
 
     it('updates the comment, answers 200 with it and broadcasts action updated', async () => {
       // Prepare
-      ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
-        Attributes: {
-          ...storedComment('C1', input.ExpressionAttributeValues[':content']),
-          updatedAt: input.ExpressionAttributeValues[':updatedAt'],
-        },
-      }));
+      ddb.on(TransactWriteCommand).resolves({});
 
       // Act
       const result = await call(CommentsApiRoutes.updateComment, {
@@ -520,15 +567,35 @@ describe('comments API handler', () => {
         createdAt: '2027-01-01T00:00:01.000Z',
         updatedAt: expect.stringMatching(ISO_TIMESTAMP),
       });
-      expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE, Key: commentKey });
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          expect.objectContaining({ Update: expect.objectContaining({ Key: postKey }) }),
+          expect.objectContaining({
+            Update: expect.objectContaining({
+              TableName: TABLE,
+              Key: commentKey,
+              ConditionExpression: 'attribute_exists(#pk) AND userId = :userId',
+              ExpressionAttributeValues: expect.objectContaining({ ':content': 'Edited', ':userId': 'bob' }),
+            }),
+          }),
+          expect.objectContaining({
+            Put: expect.objectContaining({ Item: expect.objectContaining({ sk: 'event#000000000001' }) }),
+          }),
+        ],
+      });
       expect(broadcasts()).toEqual([
-        { type: 'comment.updated', data: { postId: POST_ID, commentId: 'C1', action: 'updated' } },
+        {
+          type: 'comment.updated',
+          data: { postId: POST_ID, commentId: 'C1', action: 'updated' },
+          eventId: expect.stringMatching(/^[0-9A-Z]{26}$/),
+          seq: 1,
+        },
       ]);
     });
 
     it('deletes the comment, answers 204 with no body and broadcasts action deleted', async () => {
       // Prepare
-      ddb.on(DeleteCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
 
       // Act
       const result = await call(CommentsApiRoutes.deleteComment, target);
@@ -536,9 +603,22 @@ describe('comments API handler', () => {
       // Assess
       expect(result.statusCode).toBe(204);
       expect(result.body).toBeUndefined();
-      expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: TABLE, Key: commentKey });
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          expect.anything(),
+          expect.objectContaining({
+            Delete: expect.objectContaining({ TableName: TABLE, Key: commentKey }),
+          }),
+          expect.anything(),
+        ],
+      });
       expect(broadcasts()).toEqual([
-        { type: 'comment.updated', data: { postId: POST_ID, commentId: 'C1', action: 'deleted' } },
+        {
+          type: 'comment.updated',
+          data: { postId: POST_ID, commentId: 'C1', action: 'deleted' },
+          eventId: expect.stringMatching(/^[0-9A-Z]{26}$/),
+          seq: 1,
+        },
       ]);
     });
 
@@ -559,9 +639,13 @@ describe('comments API handler', () => {
 
     it('answers 404 when the comment is deleted concurrently (conditional write fails)', async () => {
       // Prepare
-      const conditionFailed = new ConditionalCheckFailedException({ message: 'x', $metadata: {} });
-      ddb.on(UpdateCommand).rejects(conditionFailed);
-      ddb.on(DeleteCommand).rejects(conditionFailed);
+      ddb.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
+      );
 
       // Act
       const update = await call(CommentsApiRoutes.updateComment, { ...target, body: '{"content":"x"}' });
@@ -581,7 +665,7 @@ describe('comments API handler', () => {
 
       // Assess
       expect(removal.statusCode).toBe(403);
-      expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+      expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
     });
 
     it('answers 401 without a verified token, even with the author’s x-user-id header', async () => {
@@ -680,6 +764,7 @@ describe('comments API handler', () => {
 
     afterEach(() => {
       Object.assign(process.env, baseEnv, { AWS_REGION: region });
+      delete process.env.EVENT_RETENTION_SECONDS;
     });
 
     it.each(['COMMENTS_TABLE_NAME', 'BROADCAST_URL', 'AWS_REGION'])(
@@ -692,6 +777,14 @@ describe('comments API handler', () => {
         expect(loadFresh).toThrow(`Missing required environment variable ${name}`);
       },
     );
+
+    it.each(['0', '-5', 'a day'])('fails on EVENT_RETENTION_SECONDS=%p', (value) => {
+      // Prepare
+      process.env.EVENT_RETENTION_SECONDS = value;
+
+      // Act / Assess
+      expect(loadFresh).toThrow('EVENT_RETENTION_SECONDS');
+    });
 
     it('starts without WEBSOCKET_URL or BROADCAST_TIMEOUT_MS', () => {
       // Prepare

@@ -192,10 +192,7 @@ describe('comments API: the actor is the verified token’s sub, and only that',
     },
   );
 
-  it('lets the author, by token, delete their own comment', async () => {
-    // Prepare
-    ddb.on(DeleteCommand).resolves({});
-
+  it('lets the author, by token, delete their own comment, on condition that it is still theirs', async () => {
     // Act
     const result = await call(CommentsApiRoutes.deleteComment, {
       pathParameters: onComment,
@@ -204,7 +201,13 @@ describe('comments API: the actor is the verified token’s sub, and only that',
 
     // Assess
     expect(result.statusCode).toBe(204);
-    expect(writesSent(ddb)).toEqual(['DeleteCommand']);
+    // One transaction: the post's seq, the delete and its event.
+    expect(writesSent(ddb)).toEqual(['TransactWriteCommand']);
+    const removal = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[1]?.Delete;
+    expect(removal).toMatchObject({
+      ConditionExpression: 'attribute_exists(#pk) AND userId = :userId',
+      ExpressionAttributeValues: { ':userId': 'alice' },
+    });
   });
 
   it.each<[string, string, RequestOptions]>([

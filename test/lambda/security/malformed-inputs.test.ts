@@ -42,6 +42,7 @@ beforeAll(() => {
     CONNECTIONS_TABLE_NAME: 'connections-test',
     BROADCAST_URL: 'https://broadcast.example.test/dev',
     WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://ws.execute-api.us-east-1.amazonaws.com/dev',
+    FAN_OUT_WORKER_FUNCTION_NAME: 'fan-out-worker-test',
     // Never contacted: every token below is refused before a key is needed.
     AUTH_ISSUER: 'https://issuer.example.test',
     AUTH_AUDIENCE: 'comments-client',

@@ -5,7 +5,11 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
-import { encodeEvent, ManagementApiNotifier } from '../../../lambda/shared/connection-notifier';
+import {
+  encodeEvent,
+  isRetryableDeliveryError,
+  ManagementApiNotifier,
+} from '../../../lambda/shared/connection-notifier';
 
 const api = mockClient(ApiGatewayManagementApiClient);
 const notifier = new ManagementApiNotifier(
@@ -68,6 +72,46 @@ describe('ManagementApiNotifier', () => {
     // Assess
     expect(result.outcome).toBe('failed');
     expect(result.error?.name).toBe('LimitExceededException');
+    expect(result.retryable).toBe(true);
+  });
+
+  it('reports a 413 as a failure not worth retrying', async () => {
+    // Prepare
+    api.on(PostToConnectionCommand).rejects(serviceError('PayloadTooLargeException', 413));
+
+    // Act
+    const result = await notifier.send('conn-1', 'x');
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'failed', retryable: false });
+  });
+});
+
+function serviceError(name: string, httpStatusCode: number): Error {
+  return new ApiGatewayManagementApiServiceException({
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+  });
+}
+
+describe('isRetryableDeliveryError', () => {
+  it.each([
+    ['429 LimitExceededException', serviceError('LimitExceededException', 429)],
+    ['a throttle named so without a status', Object.assign(new Error('x'), { name: 'ThrottlingException' })],
+    ['500', serviceError('InternalServerErrorException', 500)],
+    ['503', serviceError('ServiceUnavailableException', 503)],
+    ['a network error (no HTTP answer)', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+  ])('retries %s', (_name, error) => {
+    expect(isRetryableDeliveryError(error)).toBe(true);
+  });
+
+  it.each([
+    ['413 PayloadTooLargeException', serviceError('PayloadTooLargeException', 413)],
+    ['403 ForbiddenException', serviceError('ForbiddenException', 403)],
+    ['400 BadRequestException', serviceError('BadRequestException', 400)],
+  ])('does not retry %s', (_name, error) => {
+    expect(isRetryableDeliveryError(error)).toBe(false);
   });
 });
 

@@ -37,6 +37,20 @@ describe('parseClientMessage', () => {
     ],
     ['a postId with bad characters', '{"action":"unsubscribe","postId":"p1/../x"}', ErrorCodes.invalidPostId],
     ['a postId with spaces', '{"action":"subscribe","postId":"p 1"}', ErrorCodes.invalidPostId],
+    ['a negative lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":-1}', ErrorCodes.invalidLastSeq],
+    ['a fractional lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":1.5}', ErrorCodes.invalidLastSeq],
+    ['a string lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":"4"}', ErrorCodes.invalidLastSeq],
+    ['a null lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":null}', ErrorCodes.invalidLastSeq],
+    [
+      'an unsafe lastSeq',
+      '{"action":"subscribe","postId":"p1","lastSeq":9007199254740993}',
+      ErrorCodes.invalidLastSeq,
+    ],
+    [
+      'a lastSeq in exponent form past 2^53',
+      '{"action":"subscribe","postId":"p1","lastSeq":1e300}',
+      ErrorCodes.invalidLastSeq,
+    ],
   ])('rejects %s', (_name, raw, code) => {
     // Act
     const result = parseClientMessage(raw);
@@ -88,6 +102,10 @@ describe('parseClientMessage', () => {
     ],
     ['{"action":"unsubscribe","postId":"post_1-a"}', { action: 'unsubscribe', postId: 'post_1-a' }],
     ['{"action":"subscribe","postId":"p1","extra":true}', { action: 'subscribe', postId: 'p1' }],
+    ['{"action":"subscribe","postId":"p1","lastSeq":0}', { action: 'subscribe', postId: 'p1', lastSeq: 0 }],
+    ['{"action":"subscribe","postId":"p1","lastSeq":42}', { action: 'subscribe', postId: 'p1', lastSeq: 42 }],
+    // lastSeq only means something to subscribe.
+    ['{"action":"unsubscribe","postId":"p1","lastSeq":"x"}', { action: 'unsubscribe', postId: 'p1' }],
   ])('parses %s', (raw, expected) => {
     // Act
     const result = parseClientMessage(raw);
@@ -114,6 +132,16 @@ describe('parseBroadcastEnvelope', () => {
       ErrorCodes.invalidPostId,
     ],
     ['a numeric data.postId', '{"type":"comment.created","data":{"postId":3}}', ErrorCodes.invalidPostId],
+    [
+      'an eventId of the wrong format',
+      '{"type":"comment.created","eventId":"a b"}',
+      ErrorCodes.invalidMessage,
+    ],
+    ['a numeric eventId', '{"type":"comment.created","eventId":7}', ErrorCodes.invalidMessage],
+    ['a seq of 0', '{"type":"comment.created","seq":0}', ErrorCodes.invalidMessage],
+    ['a fractional seq', '{"type":"comment.created","seq":2.5}', ErrorCodes.invalidMessage],
+    ['a string seq', '{"type":"comment.created","seq":"3"}', ErrorCodes.invalidMessage],
+    ['an unsafe seq', '{"type":"comment.created","seq":9007199254740993}', ErrorCodes.invalidMessage],
   ])('rejects %s', (_name, raw, code) => {
     // Act
     const result = parseBroadcastEnvelope(raw);
@@ -155,6 +183,48 @@ describe('parseBroadcastEnvelope', () => {
     // Assess
     expect(result).toEqual({ ok: true, value: envelope });
     if (result.ok) expect(broadcastPostId(result.value)).toBe('p1');
+  });
+
+  it('keeps eventId and seq, in the order {type, data, eventId, seq}, so the fan-out sends the same bytes', () => {
+    // Prepare
+    const raw =
+      '{"type":"comment.updated","data":{"postId":"p1","commentId":"c1","action":"deleted"},' +
+      '"eventId":"01J0000000000000000000000E","seq":12}';
+
+    // Act
+    const result = parseBroadcastEnvelope(raw);
+
+    // Assess
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        type: 'comment.updated',
+        data: { postId: 'p1', commentId: 'c1', action: 'deleted' },
+        eventId: '01J0000000000000000000000E',
+        seq: 12,
+      },
+    });
+    if (result.ok) expect(JSON.stringify(result.value)).toBe(raw);
+  });
+
+  it('puts eventId and seq after data whatever order they arrived in', () => {
+    // Act
+    const result = parseBroadcastEnvelope(
+      '{"seq":1,"eventId":"E1","data":{"postId":"p1"},"type":"comment.created"}',
+    );
+
+    // Assess
+    expect(result.ok && JSON.stringify(result.value)).toBe(
+      '{"type":"comment.created","data":{"postId":"p1"},"eventId":"E1","seq":1}',
+    );
+  });
+
+  it('still drops other top-level fields', () => {
+    // Act
+    const result = parseBroadcastEnvelope('{"type":"system.notice","extra":true}');
+
+    // Assess
+    expect(result).toEqual({ ok: true, value: { type: 'system.notice' } });
   });
 
   it('accepts data without postId, addressed to everyone', () => {

@@ -130,7 +130,7 @@ const comment = (id: string): Record<string, string> => ({
 describe('subscribe', () => {
   it('stores the subscription, then sends subscribed and the comments snapshot to that connection only', async () => {
     // Prepare
-    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: post });
+    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: { ...post, lastSeq: 3 } });
     ddb.on(PutCommand).resolves({});
     ddb.on(QueryCommand, { TableName: COMMENTS_TABLE }).resolves({ Items: [comment('c1'), comment('c2')] });
     ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: MAX_SUBSCRIPTIONS - 1 });
@@ -150,18 +150,26 @@ describe('subscribe', () => {
         expiresAt: Math.floor(CONNECTED_AT / 1000) + TTL_SECONDS,
       },
     });
+    // The seq is read consistently after the subscription is stored and before the page, which is
+    // read consistently too.
+    expect(ddb).toHaveReceivedNthSpecificCommandWith(2, GetCommand, {
+      TableName: COMMENTS_TABLE,
+      Key: { pk: 'post#p1', sk: 'post' },
+      ConsistentRead: true,
+    });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: COMMENTS_TABLE,
       ExpressionAttributeValues: { ':pk': 'post#p1', ':prefix': 'comment#' },
       ScanIndexForward: true,
       Limit: 100,
+      ConsistentRead: true,
     });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: CONNECTIONS_TABLE,
       ExpressionAttributeValues: { ':pk': 'conn-1', ':prefix': 'sub#' },
       Select: 'COUNT',
     });
-    expect(sentCommands()).toEqual(['Get', 'Query', 'Put', 'Query']);
+    expect(sentCommands()).toEqual(['Get', 'Query', 'Put', 'Get', 'Query']);
     expect(pushed()).toEqual([
       { connectionId: 'conn-1', event: { type: 'subscribed', data: { postId: 'p1' } } },
       {
@@ -187,10 +195,52 @@ describe('subscribe', () => {
                 createdAt: '2026-11-26T06:01:00Z',
               },
             ],
+            seq: 3,
           },
         },
       },
     ]);
+  });
+
+  it('replays the events after lastSeq, exactly as stored, to that connection only', async () => {
+    // Prepare
+    const eventItem = (seq: number): Record<string, unknown> => ({
+      pk: 'post#p1',
+      sk: `event#${String(seq).padStart(12, '0')}`,
+      seq,
+      eventId: `E${seq}`,
+      type: 'comment.updated',
+      data: { postId: 'p1', commentId: 'c1', action: seq === 3 ? 'deleted' : 'updated' },
+      createdAt: '2026-11-26T06:02:00Z',
+      expiresAt: 4_000_000_000,
+    });
+    ddb.on(GetCommand, { TableName: COMMENTS_TABLE }).resolves({ Item: { ...post, lastSeq: 3 } });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: CONNECTIONS_TABLE }).resolves({ Count: 0 });
+    ddb.on(QueryCommand, { TableName: COMMENTS_TABLE }).resolves({ Items: [eventItem(2), eventItem(3)] });
+
+    // Act
+    await handler(messageEvent('subscribe', '{"action":"subscribe","postId":"p1","lastSeq":1}'));
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: COMMENTS_TABLE,
+      ExpressionAttributeValues: {
+        ':pk': 'post#p1',
+        ':from': 'event#000000000002',
+        ':through': 'event#000000000003',
+      },
+      ConsistentRead: true,
+    });
+    const frames = api
+      .commandCalls(PostToConnectionCommand)
+      .map((call) => Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8'));
+    expect(frames).toEqual([
+      '{"type":"subscribed","data":{"postId":"p1"}}',
+      '{"type":"comment.updated","data":{"postId":"p1","commentId":"c1","action":"updated"},"eventId":"E2","seq":2}',
+      '{"type":"comment.updated","data":{"postId":"p1","commentId":"c1","action":"deleted"},"eventId":"E3","seq":3}',
+    ]);
+    expect(pushed().every(({ connectionId }) => connectionId === 'conn-1')).toBe(true);
   });
 
   it('answers POST_NOT_FOUND for a post that does not exist and writes nothing', async () => {
@@ -357,6 +407,18 @@ describe('malformed messages', () => {
     ['subscribe without postId', 'subscribe', '{"action":"subscribe"}', ErrorCodes.invalidPostId],
     ['unsubscribe without postId', 'unsubscribe', '{"action":"unsubscribe"}', ErrorCodes.invalidPostId],
     ['a numeric postId', 'subscribe', '{"action":"subscribe","postId":5}', ErrorCodes.invalidPostId],
+    [
+      'a negative lastSeq',
+      'subscribe',
+      '{"action":"subscribe","postId":"p1","lastSeq":-1}',
+      ErrorCodes.invalidLastSeq,
+    ],
+    [
+      'a string lastSeq',
+      'subscribe',
+      '{"action":"subscribe","postId":"p1","lastSeq":"3"}',
+      ErrorCodes.invalidLastSeq,
+    ],
     [
       'a postId over 64 chars',
       'subscribe',

@@ -1,7 +1,7 @@
-import type { CommentRepository } from '../../../lambda/shared/comment-repository';
+import type { CommentRepository, EventRange } from '../../../lambda/shared/comment-repository';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
-import { ErrorCodes, type Comment } from '../../../lambda/shared/protocol';
+import { ErrorCodes, type Comment, type SequencedChangeEvent } from '../../../lambda/shared/protocol';
 import { metrics } from '../../../lambda/shared/telemetry';
 import {
   SubscriptionService,
@@ -19,17 +19,50 @@ const comment: Comment = {
 };
 
 const MAX_SUBSCRIPTIONS = 3;
+const REPLAY_LIMIT = 5;
+/** The service's clock, in epoch seconds. */
+const NOW = 1_800_000_000;
+
+/** Change n of post p1: alternately created and updated, so replays show both kinds. */
+function change(seq: number): SequencedChangeEvent {
+  return seq % 2 === 1
+    ? {
+        type: 'comment.created',
+        data: { postId: 'p1', comment: { ...comment, id: `c${seq}` } },
+        eventId: `E${seq}`,
+        seq,
+      }
+    : {
+        type: 'comment.updated',
+        data: { postId: 'p1', commentId: `c${seq - 1}`, action: 'updated' },
+        eventId: `E${seq}`,
+        seq,
+      };
+}
+
+interface History {
+  /** The post's lastSeq. @default 0 */
+  lastSeq?: number;
+  /** Seqs whose events are still stored; each expires at NOW + 60 unless listed in `expired`. */
+  stored?: number[];
+  /** Seqs stored but past their expiresAt (TTL has not deleted them yet). */
+  expired?: number[];
+}
 
 function setup(
   replyOutcome: DeliveryResult = { outcome: 'delivered' },
   subscribed: string[] = [],
+  history: History = {},
 ): {
   service: SubscriptionService;
   log: string[];
+  sent: string[];
   connections: ConnectionRepository;
   comments: CommentRepository;
 } {
   const log: string[] = [];
+  const sent: string[] = [];
+  const { lastSeq = 0, stored = [], expired = [] } = history;
   const connections: ConnectionRepository = {
     addConnection: jest.fn(),
     removeConnection: jest.fn(),
@@ -59,9 +92,24 @@ function setup(
     }),
     updateComment: jest.fn(),
     deleteComment: jest.fn(),
+    getLastSeq: jest.fn(async (postId: string) => {
+      log.push(`seq ${postId}`);
+      return postId === 'gone' ? undefined : lastSeq;
+    }),
+    listEvents: jest.fn(async (postId: string, { afterSeq, throughSeq, now }: EventRange) => {
+      log.push(`events ${postId} ${afterSeq + 1}..${throughSeq}`);
+      return (
+        stored
+          .filter((seq) => seq > afterSeq && seq <= throughSeq)
+          // As the adapter does: an event past its expiresAt at `now` is not returned.
+          .filter((seq) => now !== NOW || !expired.includes(seq))
+          .map(change)
+      );
+    }),
   };
   const notifier: ConnectionNotifier = {
     send: async (connectionId: string, payload: string) => {
+      sent.push(payload);
       log.push(`send ${connectionId} ${(JSON.parse(payload) as { type: string }).type}`);
       return replyOutcome;
     },
@@ -70,19 +118,25 @@ function setup(
     service: new SubscriptionService(connections, comments, notifier, {
       snapshotLimit: 10,
       maxSubscriptions: MAX_SUBSCRIPTIONS,
+      replayLimit: REPLAY_LIMIT,
+      clock: () => new Date(NOW * 1000),
     }),
     log,
+    sent,
     connections,
     comments,
   };
 }
 
+/** Parsed frames, for assertions on their content. */
+const frames = (sent: string[]): unknown[] => sent.map((payload) => JSON.parse(payload) as unknown);
+
 afterEach(() => jest.restoreAllMocks());
 
 describe('SubscriptionService', () => {
-  it('subscribes before reading the snapshot, so no comment falls between the two', async () => {
+  it('subscribes, then reads the seq, then the snapshot, so no change falls between them', async () => {
     // Prepare
-    const { service, log, comments } = setup();
+    const { service, log, sent, comments } = setup(undefined, [], { lastSeq: 7 });
 
     // Act
     await service.handle(client, { action: 'subscribe', postId: 'p1' });
@@ -92,10 +146,193 @@ describe('SubscriptionService', () => {
       'count',
       'subscribe p1',
       'send conn-1 subscribed',
+      'seq p1',
       'list p1',
       'send conn-1 comments.list',
     ]);
-    expect(comments.listComments).toHaveBeenCalledWith('p1', { limit: 10 });
+    expect(comments.listComments).toHaveBeenCalledWith('p1', { limit: 10, consistent: true });
+    expect(frames(sent)[1]).toEqual({
+      type: 'comments.list',
+      data: { postId: 'p1', comments: [comment], count: 1, seq: 7 },
+    });
+  });
+
+  it('sends seq 0 in the snapshot of a post that has not changed yet', async () => {
+    // Prepare
+    const { service, sent } = setup();
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(frames(sent)[1]).toMatchObject({ type: 'comments.list', data: { seq: 0 } });
+    expect(frames(sent)[1]).not.toHaveProperty('data.reset');
+  });
+
+  describe('resubscribe with lastSeq', () => {
+    it('replays exactly the missed events, in order, and nothing else', async () => {
+      // Prepare
+      const { service, log, sent, comments } = setup(undefined, [], { lastSeq: 5, stored: [1, 2, 3, 4, 5] });
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 2 });
+
+      // Assess
+      expect(log).toEqual([
+        'count',
+        'subscribe p1',
+        'send conn-1 subscribed',
+        'seq p1',
+        'events p1 3..5',
+        'send conn-1 comment.created',
+        'send conn-1 comment.updated',
+        'send conn-1 comment.created',
+      ]);
+      // Byte for byte what the comments API broadcast: the stored envelope, serialised as is.
+      expect(sent.slice(1)).toEqual([3, 4, 5].map((seq) => JSON.stringify(change(seq))));
+      expect(comments.listEvents).toHaveBeenCalledWith('p1', { afterSeq: 2, throughSeq: 5, now: NOW });
+      expect(comments.listComments).not.toHaveBeenCalled();
+    });
+
+    it('sends nothing after subscribed when the client is up to date', async () => {
+      // Prepare
+      const { service, log } = setup(undefined, [], { lastSeq: 4, stored: [1, 2, 3, 4] });
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 4 });
+
+      // Assess
+      expect(log).toEqual(['count', 'subscribe p1', 'send conn-1 subscribed', 'seq p1']);
+    });
+
+    it('replays from the first event for lastSeq 0', async () => {
+      // Prepare
+      const { service, sent } = setup(undefined, [], { lastSeq: 2, stored: [1, 2] });
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 0 });
+
+      // Assess
+      expect(frames(sent).slice(1)).toEqual([change(1), change(2)]);
+    });
+
+    it.each<[string, History, number]>([
+      ['the oldest missed event was deleted by TTL', { lastSeq: 5, stored: [4, 5] }, 2],
+      [
+        'the oldest missed event expired but is not deleted yet',
+        { lastSeq: 5, stored: [3, 4, 5], expired: [3] },
+        2,
+      ],
+      ['an event in the middle of the range is missing', { lastSeq: 5, stored: [3, 5] }, 2],
+      ['lastSeq is ahead of the post (another history)', { lastSeq: 5, stored: [1, 2, 3, 4, 5] }, 9],
+      [
+        'more events were missed than the replay limit',
+        { lastSeq: 9, stored: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+        3,
+      ],
+    ])('sends a reset snapshot with the current seq when %s', async (_case, history, lastSeq) => {
+      // Prepare
+      const { service, sent } = setup(undefined, [], history);
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq });
+
+      // Assess
+      expect(frames(sent)).toEqual([
+        { type: 'subscribed', data: { postId: 'p1' } },
+        {
+          type: 'comments.list',
+          data: { postId: 'p1', comments: [comment], count: 1, seq: history.lastSeq, reset: true },
+        },
+      ]);
+      expect(addMetric).toHaveBeenCalledWith('ReplayResets', 'Count', 1);
+    });
+
+    it('replays exactly the replay limit, but not one more', async () => {
+      // Prepare
+      const stored = [1, 2, 3, 4, 5, 6];
+      const atLimit = setup(undefined, [], { lastSeq: 6, stored });
+      const overLimit = setup(undefined, [], { lastSeq: 6, stored });
+
+      // Act
+      await atLimit.service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 6 - REPLAY_LIMIT });
+      await overLimit.service.handle(client, {
+        action: 'subscribe',
+        postId: 'p1',
+        lastSeq: 6 - REPLAY_LIMIT - 1,
+      });
+
+      // Assess
+      expect(frames(atLimit.sent).slice(1)).toEqual([2, 3, 4, 5, 6].map(change));
+      expect(frames(overLimit.sent).slice(1)).toEqual([
+        expect.objectContaining({ type: 'comments.list', data: expect.objectContaining({ reset: true }) }),
+      ]);
+      expect(overLimit.comments.listEvents).not.toHaveBeenCalled();
+    });
+
+    it('stops replaying when the client has left', async () => {
+      // Prepare
+      const { service, log } = setup({ outcome: 'gone' }, [], { lastSeq: 3, stored: [1, 2, 3] });
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 0 });
+
+      // Assess
+      expect(log.filter((line) => line.startsWith('send'))).toEqual(['send conn-1 subscribed']);
+    });
+
+    it('keeps replaying past a failed push, so the client sees the hole and resubscribes', async () => {
+      // Prepare
+      const { service, sent } = setup({ outcome: 'failed', error: new Error('throttled') }, [], {
+        lastSeq: 2,
+        stored: [1, 2],
+      });
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 0 });
+
+      // Assess
+      expect(sent).toHaveLength(3);
+    });
+
+    it('counts the replayed events', async () => {
+      // Prepare
+      const { service } = setup(undefined, [], { lastSeq: 3, stored: [1, 2, 3] });
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 1 });
+
+      // Assess
+      expect(addMetric).toHaveBeenCalledWith('EventsReplayed', 'Count', 2);
+    });
+  });
+
+  it('answers POST_NOT_FOUND when the post is gone by the time its seq is read', async () => {
+    // Prepare
+    const { service, sent } = setup();
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'gone' });
+
+    // Assess
+    expect(frames(sent)).toEqual([
+      { type: 'subscribed', data: { postId: 'gone' } },
+      { type: 'error', data: { code: ErrorCodes.postNotFound, message: 'Post gone does not exist' } },
+    ]);
+  });
+
+  it.each([-1, 1.5])('refuses a replay limit of %p at construction', (replayLimit) => {
+    // Prepare
+    const { connections, comments } = setup();
+    const notifier: ConnectionNotifier = { send: async () => ({ outcome: 'delivered' }) };
+
+    // Act
+    const build = (): unknown => new SubscriptionService(connections, comments, notifier, { replayLimit });
+
+    // Assess
+    expect(build).toThrow(RangeError);
   });
 
   it('stores the subscription with the connection’s connectedAt', async () => {
@@ -174,6 +411,7 @@ describe('SubscriptionService', () => {
       'count',
       'subscribe p3',
       'send conn-1 subscribed',
+      'seq p3',
       'list p3',
       'send conn-1 comments.list',
     ]);

@@ -45,6 +45,10 @@ describe('stageConfigs', () => {
     expect(stageConfigs[stage].connectionTtlSeconds).toBe(8100);
   });
 
+  it.each(STAGE_NAMES)('keeps %s comment change events for replay 24 hours', (stage) => {
+    expect(stageConfigs[stage].eventRetentionSeconds).toBe(24 * 60 * 60);
+  });
+
   it.each(STAGE_NAMES)('gives %s positive throttles with a burst at least the rate', (stage) => {
     const { webSocketThrottle, httpThrottle, fanOutConcurrency, broadcastTimeoutMs } = stageConfigs[stage];
     for (const throttle of [webSocketThrottle, httpThrottle]) {

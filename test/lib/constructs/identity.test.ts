@@ -86,7 +86,11 @@ describe('Identity', () => {
         ClientName: 'realtime-comments-dev-web',
         GenerateSecret: false,
         // No ALLOW_USER_PASSWORD_AUTH: a password never leaves the browser except through SRP.
-        ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+        ExplicitAuthFlows: [
+          'ALLOW_ADMIN_USER_PASSWORD_AUTH',
+          'ALLOW_USER_SRP_AUTH',
+          'ALLOW_REFRESH_TOKEN_AUTH',
+        ],
         AllowedOAuthFlowsUserPoolClient: false,
         AllowedOAuthFlows: Match.absent(),
         CallbackURLs: Match.absent(),

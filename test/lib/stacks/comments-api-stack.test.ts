@@ -192,7 +192,7 @@ describe('CommentsApiStack', () => {
     });
   });
 
-  it('gives the function the broadcast stage URL (no trailing slash), the wss URL and the timeout', () => {
+  it('gives the function the broadcast stage URL (no trailing slash), the wss URL, the timeout and the event retention', () => {
     const broadcastUrl = new Capture();
     const websocketUrl = new Capture();
     const commentsTable = new Capture();
@@ -205,6 +205,7 @@ describe('CommentsApiStack', () => {
           BROADCAST_URL: broadcastUrl,
           BROADCAST_TIMEOUT_MS: '3000',
           WEBSOCKET_URL: websocketUrl,
+          EVENT_RETENTION_SECONDS: '86400',
         },
       },
     });
@@ -221,12 +222,16 @@ describe('CommentsApiStack', () => {
 
   it('lets the function read and write comments, and reach nothing else', () => {
     const { handler } = stacks.commentsApi;
+    // Every item action of a change transaction (post lastSeq update, comment put/update/delete, event
+    // put): TransactWriteItems is authorised per item action, not as an action of its own.
     expect(actionsOn(template, handler, stacks.data.commentsTable)).toEqual(
       expect.arrayContaining([
         'dynamodb:GetItem',
         'dynamodb:Query',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:ConditionCheckItem',
       ]),
     );
     expect(actionsOn(template, handler, stacks.data.connectionsTable)).toEqual([]);

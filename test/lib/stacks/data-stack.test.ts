@@ -67,16 +67,19 @@ describe('DataStack', () => {
     });
   });
 
-  it('keys the comments table by post partition and sort key, without indexes or TTL', () => {
-    dev.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: Match.absent(),
-      TimeToLiveSpecification: Match.absent(),
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+  it('keys the comments table by post partition and sort key, without indexes, with TTL for events', () => {
+    for (const template of [dev, prod]) {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: Match.absent(),
+        // Only event items carry expiresAt: posts and comments never expire.
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        BillingMode: 'PAY_PER_REQUEST',
+      });
+    }
   });
 
   it("names each table's schema in its metadata", () => {

@@ -5,7 +5,15 @@ import { ENTRY_METADATA_KEY, type HandlerFunction } from '../../../lib/construct
 import type { RealtimeStack } from '../../../lib/stacks/realtime-stack';
 import type { DataStack } from '../../../lib/stacks/data-stack';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
-import { actionsOf, actionsOn, logicalIdOf, refersTo, routesOf, statementsOf } from '../template-queries';
+import {
+  actionsOf,
+  actionsOn,
+  logicalIdOf,
+  refersTo,
+  routesOf,
+  statementsOf,
+  type PolicyStatement,
+} from '../template-queries';
 
 /** Bundles only this stack's functions; see synthStage. */
 const bundle: readonly StackPart[] = ['Realtime'];
@@ -223,8 +231,8 @@ describe('RealtimeStack', () => {
   });
 
   describe('functions', () => {
-    it('runs four Node.js 24 functions on ARM, each naming its source entry', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 4);
+    it('runs five Node.js 24 functions on ARM, each naming its source entry', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 5);
       const entries = new Capture();
       template.allResources('AWS::Lambda::Function', {
         Properties: { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' },
@@ -234,6 +242,7 @@ describe('RealtimeStack', () => {
       while (entries.next()) seen.push(entries.asString());
       expect(seen.sort()).toEqual([
         'lambda/broadcast/handler.ts',
+        'lambda/fan-out-worker/handler.ts',
         'lambda/websocket-authorizer/handler.ts',
         'lambda/websocket-connection/handler.ts',
         'lambda/websocket-messages/handler.ts',
@@ -323,18 +332,54 @@ describe('RealtimeStack', () => {
       });
     });
 
-    it('gives the broadcast function the connections table, the endpoint and the fan-out concurrency', () => {
+    const envOf = (handler: HandlerFunction): Record<string, unknown> =>
+      template.toJSON().Resources[logicalIdOf(handler.function)].Properties.Environment.Variables;
+
+    it('gives the broadcast function the connections table, the endpoint, the worker and the fan-out settings', () => {
+      const { fanOutRetry } = stageConfigs.dev;
+      expect(envOf(stack.broadcastHandler)).toEqual({
+        STAGE: 'dev',
+        POWERTOOLS_SERVICE_NAME: 'broadcast',
+        CONNECTIONS_TABLE_NAME: expect.anything(),
+        WEBSOCKET_MANAGEMENT_ENDPOINT: expect.anything(),
+        FAN_OUT_CONCURRENCY: '50',
+        FAN_OUT_BATCH_SIZE: '50',
+        FAN_OUT_MAX_ATTEMPTS: String(fanOutRetry.maxAttempts),
+        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseDelayMs),
+        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxDelayMs),
+        FAN_OUT_WORKER_FUNCTION_NAME: { Ref: logicalIdOf(stack.fanOutWorker.function) },
+      });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Environment: {
-          Variables: {
-            STAGE: 'dev',
-            POWERTOOLS_SERVICE_NAME: 'broadcast',
-            CONNECTIONS_TABLE_NAME: Match.anyValue(),
-            WEBSOCKET_MANAGEMENT_ENDPOINT: Match.anyValue(),
-            FAN_OUT_CONCURRENCY: '50',
-          },
-        },
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'broadcast' }) },
         Timeout: 29,
+      });
+    });
+
+    it('gives the fan-out worker the connections table, the endpoint and the delivery settings, no batch size', () => {
+      const { fanOutRetry } = stageConfigs.dev;
+      expect(envOf(stack.fanOutWorker)).toEqual({
+        STAGE: 'dev',
+        POWERTOOLS_SERVICE_NAME: 'fan-out-worker',
+        CONNECTIONS_TABLE_NAME: expect.anything(),
+        WEBSOCKET_MANAGEMENT_ENDPOINT: envOf(stack.broadcastHandler).WEBSOCKET_MANAGEMENT_ENDPOINT,
+        FAN_OUT_CONCURRENCY: '50',
+        FAN_OUT_MAX_ATTEMPTS: String(fanOutRetry.maxAttempts),
+        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseDelayMs),
+        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxDelayMs),
+        FAN_OUT_MAX_GENERATIONS: '3',
+      });
+      expect(refersTo(envOf(stack.fanOutWorker).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(true);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'fan-out-worker' }) },
+        Timeout: 60,
+      });
+    });
+
+    it('sizes prod batches at 200 connections', () => {
+      prodTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'broadcast', FAN_OUT_BATCH_SIZE: '200' }),
+        },
       });
     });
 
@@ -346,6 +391,48 @@ describe('RealtimeStack', () => {
       expect(env(stack.connectionHandler).COMMENTS_TABLE_NAME).toBeUndefined();
       expect(env(stack.broadcastHandler).COMMENTS_TABLE_NAME).toBeUndefined();
     });
+  });
+
+  describe('fan-out worker async invocations', () => {
+    it('are retried twice by Lambda, then sent to the dead-letter queue', () => {
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: logicalIdOf(stack.fanOutWorker.function) },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 2,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(stack.fanOutDeadLetterQueue), 'Arn'] } },
+        },
+      });
+    });
+
+    it.each(['dev', 'prod'] as const)(
+      'end in a %s dead-letter queue encrypted by SQS, kept 14 days, refusing requests without TLS',
+      (stage) => {
+        const stageTemplate = stage === 'dev' ? template : prodTemplate;
+        stageTemplate.resourceCountIs('AWS::SQS::Queue', 1);
+        const queues = stageTemplate.findResources('AWS::SQS::Queue');
+        const [queueId, queue] = Object.entries(queues)[0] ?? [];
+        expect(queue).toMatchObject({
+          Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
+          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+        });
+        stageTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: [
+              {
+                Effect: 'Deny',
+                Action: 'sqs:*',
+                Principal: { AWS: '*' },
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+                Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+              },
+            ],
+          },
+        });
+      },
+    );
   });
 
   describe('grants', () => {
@@ -376,7 +463,12 @@ describe('RealtimeStack', () => {
           { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': expect.any(Object) }, '/index/byTopic']] },
         ],
       ]);
-      for (const handler of [stack.authorizerHandler, stack.connectionHandler, stack.messagesHandler]) {
+      for (const handler of [
+        stack.authorizerHandler,
+        stack.connectionHandler,
+        stack.messagesHandler,
+        stack.fanOutWorker,
+      ]) {
         expect(indexResources(handler)).toEqual([]);
       }
       expect(JSON.stringify(template.toJSON())).not.toContain('/index/*');
@@ -392,7 +484,52 @@ describe('RealtimeStack', () => {
       expect(actionsOn(template, stack.broadcastHandler, data.commentsTable)).toEqual([]);
     });
 
-    it.each(['messagesHandler', 'broadcastHandler'] as const)(
+    const workerArn = (): unknown => ({ 'Fn::GetAtt': [logicalIdOf(stack.fanOutWorker.function), 'Arn'] });
+    const invokeStatements = (handler: HandlerFunction): unknown[] =>
+      statementsOf(template, handler)
+        .filter((s) => actionsOf(s).some((action) => action.startsWith('lambda:')))
+        .map((s) => [actionsOf(s), s.Resource]);
+
+    it('lets the fan-out worker read connections and delete them, without the index, put or update', () => {
+      expect(actionsOn(template, stack.fanOutWorker, data.connectionsTable)).toEqual(
+        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
+      );
+      expect(actionsOn(template, stack.fanOutWorker, data.commentsTable)).toEqual([]);
+    });
+
+    it('lets the broadcast function invoke exactly the fan-out worker, no version or alias of it', () => {
+      expect(invokeStatements(stack.broadcastHandler)).toEqual([[['lambda:InvokeFunction'], workerArn()]]);
+    });
+
+    it('lets the fan-out worker invoke itself (to hand on failed ids) and nothing else', () => {
+      expect(invokeStatements(stack.fanOutWorker)).toEqual([[['lambda:InvokeFunction'], workerArn()]]);
+      for (const handler of [stack.authorizerHandler, stack.connectionHandler, stack.messagesHandler]) {
+        expect(invokeStatements(handler)).toEqual([]);
+      }
+    });
+
+    it('lets only the fan-out worker send to the dead-letter queue, and only to it', () => {
+      const sqsStatements = (handler: HandlerFunction): PolicyStatement[] =>
+        statementsOf(template, handler).filter((s) =>
+          actionsOf(s).some((action) => action.startsWith('sqs:')),
+        );
+      expect(sqsStatements(stack.fanOutWorker)).toEqual([
+        expect.objectContaining({
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: { 'Fn::GetAtt': [logicalIdOf(stack.fanOutDeadLetterQueue), 'Arn'] },
+        }),
+      ]);
+      for (const handler of [
+        stack.authorizerHandler,
+        stack.connectionHandler,
+        stack.messagesHandler,
+        stack.broadcastHandler,
+      ]) {
+        expect(sqsStatements(handler)).toEqual([]);
+      }
+    });
+
+    it.each(['messagesHandler', 'broadcastHandler', 'fanOutWorker'] as const)(
       'lets the %s post to connections of this API stage only',
       (handler) => {
         const manage = statementsOf(template, stack[handler]).filter((s) =>

@@ -1,0 +1,28 @@
+/**
+ * The realtime comments client SDK, for browsers and Node. Protocol types come from the one protocol
+ * module (lambda/shared/protocol.ts) and are re-exported here, so applications import from one place.
+ */
+export {
+  RealtimeCommentsClient,
+  type ClientEvents,
+  type ClientLogger,
+  type ConnectionState,
+  type RealtimeCommentsClientOptions,
+  type SubscribeOptions,
+  type SubscriptionHandlers,
+  type TokenRequest,
+  type TokenSource,
+} from './client';
+export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+export { ClientErrorCodes, RealtimeCommentsError, type ClientErrorCode } from './errors';
+export { PostStream, type CommentEvent, type StreamStep } from './post-stream';
+export type { WebSocketConstructor, WebSocketErrorEvent, WebSocketLike } from './websocket';
+export type {
+  Comment,
+  CommentCreatedEvent,
+  CommentUpdatedEvent,
+  CommentsListEvent,
+  ErrorCode,
+  EventMeta,
+} from '../lambda/shared/protocol';
+export { ErrorCodes } from '../lambda/shared/protocol';

@@ -1,0 +1,102 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { BroadcastEnvelope } from '../shared/protocol';
+
+/**
+ * One slice of a broadcast's audience, handed to the fan-out worker function as its (asynchronous)
+ * invocation event. The broadcast cuts large audiences into these; a worker that could not reach some of
+ * its connections hands on a new one with exactly those ids and the next generation.
+ */
+export interface FanOutBatch {
+  /** Shared by every batch of one broadcast, for following it through the logs. */
+  broadcastId: string;
+  /** 1-based position of this batch in its broadcast. */
+  batch: number;
+  /** 1 for the batches the broadcast queued; +1 each time a worker hands on the ids that still failed. */
+  generation: number;
+  /** Pushed exactly as the broadcast API received it. */
+  envelope: BroadcastEnvelope;
+  connectionIds: string[];
+}
+
+export class InvalidFanOutBatchError extends Error {
+  constructor(message: string) {
+    super(`Not a fan-out batch: ${message}`);
+    this.name = 'InvalidFanOutBatchError';
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const positiveInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+
+/**
+ * Checks the shape of a worker event. Only the broadcast function (and the worker itself) may invoke the
+ * worker, so this guards against our own mistakes and hand-made redrives, not against a hostile caller.
+ */
+export function parseFanOutBatch(event: unknown): FanOutBatch {
+  if (!isRecord(event)) throw new InvalidFanOutBatchError('the event is not an object');
+  const { broadcastId, batch, generation, envelope, connectionIds } = event;
+  if (typeof broadcastId !== 'string' || broadcastId === '') {
+    throw new InvalidFanOutBatchError('"broadcastId" must be a non-empty string');
+  }
+  if (!positiveInteger(batch)) throw new InvalidFanOutBatchError('"batch" must be a whole number >= 1');
+  if (!positiveInteger(generation)) {
+    throw new InvalidFanOutBatchError('"generation" must be a whole number >= 1');
+  }
+  if (!isRecord(envelope) || typeof envelope.type !== 'string') {
+    throw new InvalidFanOutBatchError('"envelope" must be an object with a string "type"');
+  }
+  if (
+    !Array.isArray(connectionIds) ||
+    connectionIds.length === 0 ||
+    !connectionIds.every((id) => typeof id === 'string' && id !== '')
+  ) {
+    throw new InvalidFanOutBatchError('"connectionIds" must be a non-empty array of strings');
+  }
+  return {
+    broadcastId,
+    batch,
+    generation,
+    envelope: envelope as unknown as BroadcastEnvelope,
+    connectionIds: connectionIds as string[],
+  };
+}
+
+/** Where batches go to be delivered: the port the broadcast and the worker depend on. */
+export interface FanOutDispatcher {
+  /** Resolves once the batch is queued for delivery (not delivered); rejects when it could not be queued. */
+  dispatch(batch: FanOutBatch): Promise<void>;
+}
+
+/**
+ * Queues a batch as an asynchronous invocation of the worker function (`InvocationType: 'Event'`):
+ * Lambda answers 202 once the event is stored and runs the worker in the background, retrying a failed
+ * run twice and then sending the event to the worker's on-failure destination (the dead-letter queue).
+ * An async event may be up to 1 MB; a batch is at most a 128 KB envelope plus its ids.
+ */
+export class LambdaFanOutDispatcher implements FanOutDispatcher {
+  private readonly encoder = new TextEncoder();
+
+  constructor(
+    private readonly client: LambdaClient,
+    private readonly functionName: string,
+  ) {}
+
+  async dispatch(batch: FanOutBatch): Promise<void> {
+    const response = await this.client.send(
+      new InvokeCommand({
+        FunctionName: this.functionName,
+        InvocationType: 'Event',
+        Payload: this.encoder.encode(JSON.stringify(batch)),
+      }),
+    );
+    if (response.StatusCode !== 202) {
+      throw new Error(
+        `Lambda answered ${response.StatusCode} to an Event invocation of ${this.functionName}`,
+      );
+    }
+  }
+}

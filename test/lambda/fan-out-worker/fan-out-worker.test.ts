@@ -1,0 +1,169 @@
+import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/broadcast/fan-out-batch';
+import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
+import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import {
+  FanOutBatchFailedError,
+  FanOutWorker,
+  type FanOutWorkerOptions,
+} from '../../../lambda/fan-out-worker/fan-out-worker';
+
+const MAX_GENERATIONS = 3;
+
+const batchOf = (connectionIds: string[], generation = 1): FanOutBatch => ({
+  broadcastId: 'b-1',
+  batch: 2,
+  generation,
+  envelope: { type: 'comment.created', data: { postId: 'p1' }, eventId: 'e-1', seq: 3 },
+  connectionIds,
+});
+
+const failure = (retryable: boolean): DeliveryResult => ({
+  outcome: 'failed',
+  error: Object.assign(new Error('no'), { name: retryable ? 'LimitExceededException' : 'Forbidden' }),
+  retryable,
+});
+
+function worker(
+  outcomes: Record<string, DeliveryResult>,
+  overrides: Partial<FanOutWorkerOptions> = {},
+): {
+  worker: FanOutWorker;
+  sent: { connectionId: string; payload: string }[];
+  handedOn: FanOutBatch[];
+  connections: ConnectionRepository;
+} {
+  const sent: { connectionId: string; payload: string }[] = [];
+  const handedOn: FanOutBatch[] = [];
+  const notifier: ConnectionNotifier = {
+    send: async (connectionId, payload) => {
+      sent.push({ connectionId, payload });
+      return outcomes[connectionId] ?? { outcome: 'delivered' };
+    },
+  };
+  const dispatcher: FanOutDispatcher = {
+    dispatch: async (batch) => {
+      handedOn.push(batch);
+    },
+  };
+  const connections = { removeConnection: jest.fn(async () => 1) } as unknown as ConnectionRepository;
+  return {
+    worker: new FanOutWorker({
+      connections,
+      notifier,
+      dispatcher,
+      concurrency: 2,
+      retry: { maxAttempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
+      maxGenerations: MAX_GENERATIONS,
+      sleep: async () => undefined,
+      ...overrides,
+    }),
+    sent,
+    handedOn,
+    connections,
+  };
+}
+
+describe('FanOutWorker', () => {
+  it('pushes the envelope, exactly as queued, to every connection of its batch', async () => {
+    // Prepare
+    const { worker: subject, sent, handedOn } = worker({});
+    const batch = batchOf(['a', 'b', 'c']);
+
+    // Act
+    const summary = await subject.deliver(batch);
+
+    // Assess
+    expect(summary).toEqual({
+      broadcastId: 'b-1',
+      batch: 2,
+      generation: 1,
+      connectionCount: 3,
+      delivered: 3,
+      stale: 0,
+      retried: 0,
+      failed: 0,
+      handedOn: 0,
+    });
+    expect(sent.map((push) => push.connectionId).sort()).toEqual(['a', 'b', 'c']);
+    for (const push of sent) expect(JSON.parse(push.payload)).toEqual(batch.envelope);
+    expect(handedOn).toEqual([]);
+  });
+
+  it('deletes gone connections and counts them stale, which needs no further attempt', async () => {
+    // Prepare
+    const { worker: subject, handedOn, connections } = worker({ b: { outcome: 'gone' } });
+
+    // Act
+    const summary = await subject.deliver(batchOf(['a', 'b']));
+
+    // Assess
+    expect(summary).toMatchObject({ delivered: 1, stale: 1, failed: 0, handedOn: 0 });
+    expect(connections.removeConnection).toHaveBeenCalledWith('b');
+    expect(handedOn).toEqual([]);
+  });
+
+  it('hands on exactly the ids that still failed, as the next generation, and succeeds', async () => {
+    // Prepare
+    const { worker: subject, sent, handedOn } = worker({ b: failure(true), d: failure(false) });
+
+    // Act
+    const summary = await subject.deliver(batchOf(['a', 'b', 'c', 'd']));
+
+    // Assess
+    expect(summary).toMatchObject({ delivered: 2, retried: 1, failed: 2, handedOn: 2 });
+    expect(sent.filter((push) => push.connectionId === 'b')).toHaveLength(2);
+    expect(handedOn).toEqual([{ ...batchOf(['b', 'd'], 2), connectionIds: expect.any(Array) }]);
+    expect(handedOn[0]?.connectionIds.sort()).toEqual(['b', 'd']);
+  });
+
+  it('fails when it reached none of its connections, so Lambda retries the event as is', async () => {
+    // Prepare
+    const { worker: subject, handedOn } = worker({ a: failure(true), b: failure(true) });
+
+    // Act
+    const run = subject.deliver(batchOf(['a', 'b']));
+
+    // Assess
+    await expect(run).rejects.toThrow(FanOutBatchFailedError);
+    expect(handedOn).toEqual([]);
+  });
+
+  it('dead-letters a batch handed on beyond the last generation without pushing anything', async () => {
+    // Prepare
+    const { worker: subject, sent } = worker({});
+
+    // Act
+    const run = subject.deliver(batchOf(['a'], MAX_GENERATIONS + 1));
+
+    // Assess
+    await expect(run).rejects.toThrow(/after 3 generations/);
+    expect(sent).toEqual([]);
+  });
+
+  it('delivers the last generation, and hands its failures on to be dead-lettered', async () => {
+    // Prepare
+    const { worker: subject, handedOn } = worker({ b: failure(true) });
+
+    // Act
+    await subject.deliver(batchOf(['a', 'b'], MAX_GENERATIONS));
+
+    // Assess
+    expect(handedOn.map((batch) => [batch.generation, batch.connectionIds])).toEqual([
+      [MAX_GENERATIONS + 1, ['b']],
+    ]);
+  });
+
+  it('fails the whole batch when the failed ids cannot be handed on', async () => {
+    // Prepare
+    const dispatcher: FanOutDispatcher = {
+      dispatch: () => Promise.reject(Object.assign(new Error('rate'), { name: 'TooManyRequestsException' })),
+    };
+    const { worker: subject } = worker({ b: failure(true) }, { dispatcher });
+
+    // Act
+    const run = subject.deliver(batchOf(['a', 'b']));
+
+    // Assess
+    await expect(run).rejects.toThrow('rate');
+  });
+});
