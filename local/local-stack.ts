@@ -347,10 +347,44 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       return jsonReply(res, 405, { message: 'Use GET, PUT or DELETE' });
     };
 
+    /**
+     * `POST /_local/gateway/crash {"downForMs": n}`: the gateway dies — every connection drops without a
+     * close frame or $disconnect — and answers nothing but 503 until it comes back, as API Gateway would
+     * look to clients during an outage. Lambda (the Invoke API) keeps running, as it would on AWS.
+     */
+    let gatewayDownUntil = 0;
+    const handleCrash = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      if (req.method !== 'POST') return jsonReply(res, 405, { message: 'Use POST' });
+      const body = await readBody(req, 1024);
+      let downForMs: unknown;
+      try {
+        downForMs = (JSON.parse(body?.toString('utf8') || '{}') as { downForMs?: unknown }).downForMs ?? 1000;
+      } catch {
+        return jsonReply(res, 400, { message: 'Body must be JSON {"downForMs": <ms>}' });
+      }
+      if (
+        typeof downForMs !== 'number' ||
+        !Number.isInteger(downForMs) ||
+        downForMs < 0 ||
+        downForMs > 600_000
+      ) {
+        return jsonReply(res, 400, {
+          message: 'downForMs must be a whole number of milliseconds up to 600000',
+        });
+      }
+      gatewayDownUntil = Date.now() + downForMs;
+      const dropped = webSocketGateways.reduce((sum, gateway) => sum + gateway.dropAllConnections(), 0);
+      options.log(`gateway crashed: ${dropped} connections dropped, back in ${downForMs} ms`);
+      jsonReply(res, 200, { dropped, downForMs });
+    };
+    const gatewayDown = (): boolean => Date.now() < gatewayDownUntil;
+
     const gatewayServer = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://local');
       if (url.pathname === '/_local/faults') return void handleFaults(req, res);
+      if (url.pathname === '/_local/gateway/crash') return void handleCrash(req, res);
       if (lambdaInvoke.handle(req, res)) return;
+      if (gatewayDown()) return jsonReply(res, 503, { message: 'Service Unavailable' });
       for (const gateway of webSocketGateways) if (gateway.handleManagement(req, res)) return;
       const http = stagedHttpApis.find((h) => url.pathname.startsWith(`/${h.api.stageName}/`));
       if (!http) return jsonReply(res, 404, { message: 'Not Found' });
@@ -362,6 +396,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       })().catch((error: Error) => jsonReply(res, 500, { message: error.message }));
     });
     gatewayServer.on('upgrade', (req, socket, head) => {
+      if (gatewayDown())
+        return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       for (const gateway of webSocketGateways) if (gateway.handleUpgrade(req, socket, head)) return;
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
     });
@@ -430,6 +466,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         AuthAudience: localIssuer.audience,
         DynamoDbEndpoint: dynamo.endpoint,
         FaultsUrl: `http://${options.host}:${options.gatewayPort}/_local/faults`,
+        GatewayCrashUrl: `http://${options.host}:${options.gatewayPort}/_local/gateway/crash`,
         LambdaEndpoint: `http://${options.host}:${options.gatewayPort}`,
         DeadLettersUrl: `http://${options.host}:${options.gatewayPort}${DEAD_LETTERS_PATH}`,
       },
