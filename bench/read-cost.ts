@@ -1,0 +1,99 @@
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoConnectionRepository } from '../lambda/shared/connection-repository';
+import { connectionKeys } from '../lambda/shared/table-schema';
+import { documentClient, type BenchTarget } from './target';
+
+/** What the reads of one broadcast cost, as DynamoDB reports it (ReturnConsumedCapacity: TOTAL). */
+export interface ReadCost {
+  requests: number;
+  /** Items returned (Count): the connections the broadcast needs. */
+  itemsReturned: number;
+  /** Items read (ScannedCount): what is paid for. */
+  itemsRead: number;
+  /** Read capacity units, as DynamoDB Local reported them. */
+  consumedCapacityUnits: number;
+  /** Requests whose response carried no ConsumedCapacity (then the units above are incomplete). */
+  requestsWithoutCapacity: number;
+  durationMs: number;
+}
+
+/** A document client whose every request asks for ConsumedCapacity and adds the answer to `cost`. */
+function meteredClient(target: BenchTarget, cost: ReadCost): { db: DynamoDBDocumentClient; destroy(): void } {
+  const client = documentClient(target);
+  client.db.middlewareStack.add(
+    (next) => async (args) => {
+      (args.input as unknown as Record<string, unknown>).ReturnConsumedCapacity = 'TOTAL';
+      const result = await next(args);
+      const output = result.output as unknown as {
+        Count?: number;
+        ScannedCount?: number;
+        ConsumedCapacity?: { CapacityUnits?: number };
+      };
+      cost.requests += 1;
+      cost.itemsReturned += output.Count ?? 0;
+      cost.itemsRead += output.ScannedCount ?? 0;
+      if (output.ConsumedCapacity?.CapacityUnits === undefined) cost.requestsWithoutCapacity += 1;
+      else cost.consumedCapacityUnits += output.ConsumedCapacity.CapacityUnits;
+      return result;
+    },
+    { step: 'initialize', name: 'benchReadMeter' },
+  );
+  return client;
+}
+
+const emptyCost = (): ReadCost => ({
+  requests: 0,
+  itemsReturned: 0,
+  itemsRead: 0,
+  consumedCapacityUnits: 0,
+  requestsWithoutCapacity: 0,
+  durationMs: 0,
+});
+
+/** The broadcast path's own read: the repository's byTopic Query, page by page. */
+export async function subscriberQueryCost(
+  target: BenchTarget,
+  postId: string,
+): Promise<{ cost: ReadCost; connectionIds: string[] }> {
+  const cost = emptyCost();
+  const client = meteredClient(target, cost);
+  const started = performance.now();
+  try {
+    const connectionIds: string[] = [];
+    // The TTL only matters for writes; the read under test ignores it.
+    const repository = new DynamoConnectionRepository(client.db, target.connectionsTableName, 0);
+    for await (const page of repository.postSubscribers(postId)) connectionIds.push(...page);
+    cost.durationMs = performance.now() - started;
+    return { cost, connectionIds };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The AWS samples' read: Scan the whole connections table (here filtered to the post's subscriptions). */
+export async function fullScanCost(target: BenchTarget, postId: string): Promise<ReadCost> {
+  const cost = emptyCost();
+  const client = meteredClient(target, cost);
+  const started = performance.now();
+  try {
+    let startKey: Record<string, unknown> | undefined;
+    // Bounded: a table of a million rows is far beyond any benchmark pool, so the loop always ends.
+    for (let page = 0; page < 10_000; page += 1) {
+      const result = await client.db.send(
+        new ScanCommand({
+          TableName: target.connectionsTableName,
+          ProjectionExpression: 'connectionId',
+          FilterExpression: 'topic = :topic',
+          ExpressionAttributeValues: { ':topic': connectionKeys.postTopic(postId) },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      startKey = result.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    cost.durationMs = performance.now() - started;
+    return cost;
+  } finally {
+    client.destroy();
+  }
+}
