@@ -118,24 +118,13 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     );
   }
 
-  async countSubscriptions(connectionId: string): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
-          ExpressionAttributeValues: { ':pk': connectionId, ':prefix': connectionKeys.subscriptionPrefix },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return count;
+  countSubscriptions(connectionId: string): Promise<number> {
+    return this.countQuery({
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
+      ExpressionAttributeValues: { ':pk': connectionId, ':prefix': connectionKeys.subscriptionPrefix },
+    });
   }
 
   async isSubscribed(connectionId: string, postId: string): Promise<boolean> {
@@ -161,19 +150,22 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     return this.topicMembers(connectionKeys.allConnectionsTopic);
   }
 
-  async countConnections(): Promise<number> {
+  countConnections(): Promise<number> {
+    return this.countQuery({
+      TableName: this.tableName,
+      IndexName: CONNECTIONS_BY_TOPIC_INDEX,
+      KeyConditionExpression: 'topic = :topic',
+      ExpressionAttributeValues: { ':topic': connectionKeys.allConnectionsTopic },
+    });
+  }
+
+  /** Sums a Select COUNT query over every page: a count never reads the items themselves. */
+  private async countQuery(input: QueryCommandInput): Promise<number> {
     let count = 0;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-          KeyConditionExpression: 'topic = :topic',
-          ExpressionAttributeValues: { ':topic': connectionKeys.allConnectionsTopic },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
+        new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: startKey }),
       );
       count += page.Count ?? 0;
       startKey = page.LastEvaluatedKey;

@@ -24,7 +24,12 @@ export async function startLocalStackProcess(
     [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'local/start.ts'],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
+      // As under `npm start`: node_modules/.bin on PATH lets NodejsFunction run esbuild directly, not via npx.
+    env: {
+      ...process.env,
+      PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+      ...env,
+    },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -5,6 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../lambda/shared/table-schema';
+import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
 import { LocalIssuer } from '../../../local/local-issuer';
 import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../../../local/local-stack';
 import { CommentsApiClient } from '../comments-api-client';
@@ -60,24 +61,9 @@ async function badTokens(): Promise<Record<string, string>> {
   };
 }
 
-async function connectionCount(): Promise<number> {
-  let count = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(
-      new QueryCommand({
-        TableName: target.connectionsTableName,
-        IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-        KeyConditionExpression: 'topic = :t',
-        ExpressionAttributeValues: { ':t': connectionKeys.allConnectionsTopic },
-        Select: 'COUNT',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    count += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return count;
+/** Counted the way the broadcast API counts: the repository's own paged COUNT query. */
+function connectionCount(): Promise<number> {
+  return new DynamoConnectionRepository(db, target.connectionsTableName, 0).countConnections();
 }
 
 /** The HTTP status of a refused upgrade, or 101 when the socket opened. */
