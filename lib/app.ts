@@ -85,7 +85,7 @@ export function buildApp(
       CommentsApi: commentsApi.handler,
     },
     httpApis: [
-      { label: 'CommentsApi', apiId: commentsApi.api.apiId, stageName: '$default' },
+      { label: 'CommentsApi', apiId: commentsApi.api.apiId, stageName: commentsApi.stage.stageName },
       {
         label: 'BroadcastApi',
         apiId: realtime.broadcastApi.apiId,

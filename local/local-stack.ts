@@ -261,6 +261,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       LAMBDA_ENDPOINT: `http://${options.host}:${options.gatewayPort}`,
       POWERTOOLS_LOG_LEVEL: process.env.LOCAL_LOG_LEVEL || 'WARN',
       POWERTOOLS_METRICS_DISABLED: process.env.LOCAL_METRICS === 'true' ? 'false' : 'true',
+      // No X-Ray daemon here: the Tracer stays off, as it would outside Lambda anyway.
+      POWERTOOLS_TRACE_ENABLED: 'false',
     };
     if (options.fanOutBatchSize !== undefined) {
       for (const fn of model.functions.values()) {
@@ -396,6 +398,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       })().catch((error: Error) => jsonReply(res, 500, { message: error.message }));
     });
     gatewayServer.on('upgrade', (req, socket, head) => {
+      // A client that vanishes mid-handshake must cost its socket, never the whole local stack.
+      socket.on('error', () => socket.destroy());
       if (gatewayDown())
         return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
       for (const gateway of webSocketGateways) if (gateway.handleUpgrade(req, socket, head)) return;
@@ -445,6 +449,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       })().catch((error: Error) => jsonReply(res, 500, { message: error.message }));
     });
 
+    for (const server of [gatewayServer, appServer]) {
+      server.on('clientError', (_error, socket) => socket.destroy());
+    }
     await listen(gatewayServer, options.gatewayPort);
     stopping.push(async () => {
       await Promise.all(webSocketGateways.map((gateway) => gateway.stop()));

@@ -3,9 +3,10 @@ import type { ConnectionNotifier } from '../shared/connection-notifier';
 import { encodeEvent } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { broadcastPostId, type BroadcastEnvelope } from '../shared/protocol';
-import { countMetric, logger } from '../shared/telemetry';
+import { countMetric, durationMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import { forEachBounded } from './bounded-concurrency';
-import type { FanOutDispatcher } from './fan-out-batch';
+import type { FanOutBatch, FanOutDispatcher } from './fan-out-batch';
 import {
   addFanOutResult,
   countFanOutMetrics,
@@ -43,6 +44,13 @@ export interface BroadcastServiceOptions {
   newBroadcastId?: () => string;
   sleep?: FanOutDependencies['sleep'];
   random?: FanOutDependencies['random'];
+  /** Milliseconds from any fixed origin, for FanOutDuration. @default performance.now */
+  now?: () => number;
+}
+
+export interface BroadcastOptions {
+  /** Passed on in every worker batch, so that the workers log under the same id. */
+  correlationId?: string;
 }
 
 const DEFAULT_DISPATCH_CONCURRENCY = 10;
@@ -60,6 +68,7 @@ const DEFAULT_DISPATCH_CONCURRENCY = 10;
 export class BroadcastService {
   private readonly dispatchConcurrency: number;
   private readonly newBroadcastId: () => string;
+  private readonly now: () => number;
 
   constructor(private readonly options: BroadcastServiceOptions) {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
@@ -67,9 +76,10 @@ export class BroadcastService {
     }
     this.dispatchConcurrency = options.dispatchConcurrency ?? DEFAULT_DISPATCH_CONCURRENCY;
     this.newBroadcastId = options.newBroadcastId ?? randomUUID;
+    this.now = options.now ?? (() => performance.now());
   }
 
-  async broadcast(envelope: BroadcastEnvelope): Promise<BroadcastSummary> {
+  async broadcast(envelope: BroadcastEnvelope, options: BroadcastOptions = {}): Promise<BroadcastSummary> {
     const { connections, batchSize } = this.options;
     const broadcastId = this.newBroadcastId();
     const postId = broadcastPostId(envelope);
@@ -88,7 +98,16 @@ export class BroadcastService {
     const payload = encodeEvent(envelope);
     const summary: BroadcastSummary = exhausted
       ? { broadcastId, ...this.counts(await this.deliverInline(head, payload)), queued: 0, batches: 0 }
-      : await this.enqueue(broadcastId, envelope, payload, head, reader);
+      : await this.enqueue(
+          {
+            broadcastId,
+            envelope,
+            ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
+          },
+          payload,
+          head,
+          reader,
+        );
     const { connectionCount, delivered, stale, retried, failed, queued, batches } = summary;
     logger.info('Broadcast sent', {
       broadcastId,
@@ -110,7 +129,10 @@ export class BroadcastService {
   }
 
   private async deliverInline(connectionIds: string[], payload: string) {
+    const started = this.now();
     const result = await fanOut([connectionIds], payload, this.options);
+    // An empty audience is no fan-out: its zero would only drag the percentiles down.
+    if (connectionIds.length > 0) durationMetric(MetricNames.fanOutDuration, this.now() - started);
     countFanOutMetrics(result);
     return result;
   }
@@ -122,8 +144,7 @@ export class BroadcastService {
 
   /** Cuts the audience into batches as its pages arrive and queues each for a fan-out worker. */
   private async enqueue(
-    broadcastId: string,
-    envelope: BroadcastEnvelope,
+    broadcast: Pick<FanOutBatch, 'broadcastId' | 'correlationId' | 'envelope'>,
     payload: string,
     head: string[],
     reader: AsyncIterator<string[]>,
@@ -154,13 +175,13 @@ export class BroadcastService {
       const batch = batchNumber;
       connectionCount += connectionIds.length;
       try {
-        await dispatcher.dispatch({ broadcastId, batch, generation: 1, envelope, connectionIds });
+        await dispatcher.dispatch({ ...broadcast, batch, generation: 1, connectionIds });
         queued += connectionIds.length;
         queuedBatches += 1;
       } catch (error) {
-        countMetric('FanOutDispatchFailures');
+        countMetric(MetricNames.fanOutDispatchFailures);
         logger.error('Could not queue a fan-out batch; delivering it inline', {
-          broadcastId,
+          broadcastId: broadcast.broadcastId,
           batch,
           size: connectionIds.length,
           errorName: (error as Error).name,
@@ -169,10 +190,10 @@ export class BroadcastService {
         addFanOutResult(inline, await this.deliverInline(connectionIds, payload));
       }
     });
-    countMetric('FanOutBatchesQueued', queuedBatches);
-    countMetric('FanOutConnectionsQueued', queued);
+    countMetric(MetricNames.fanOutBatchesQueued, queuedBatches);
+    countMetric(MetricNames.fanOutConnectionsQueued, queued);
     return {
-      broadcastId,
+      broadcastId: broadcast.broadcastId,
       ...this.counts(inline),
       connectionCount,
       queued,

@@ -1,4 +1,5 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { isValidCorrelationId } from '../shared/correlation';
 import type { BroadcastEnvelope } from '../shared/protocol';
 
 /**
@@ -9,6 +10,12 @@ import type { BroadcastEnvelope } from '../shared/protocol';
 export interface FanOutBatch {
   /** Shared by every batch of one broadcast, for following it through the logs. */
   broadcastId: string;
+  /**
+   * The comment request's correlation id (lambda/shared/correlation.ts), which the worker logs under.
+   * Absent from events queued before it existed and from hand-made redrives: the worker then uses its
+   * own request id.
+   */
+  correlationId?: string;
   /** 1-based position of this batch in its broadcast. */
   batch: number;
   /** 1 for the batches the broadcast queued; +1 each time a worker hands on the ids that still failed. */
@@ -38,7 +45,7 @@ const positiveInteger = (value: unknown): value is number =>
  */
 export function parseFanOutBatch(event: unknown): FanOutBatch {
   if (!isRecord(event)) throw new InvalidFanOutBatchError('the event is not an object');
-  const { broadcastId, batch, generation, envelope, connectionIds } = event;
+  const { broadcastId, correlationId, batch, generation, envelope, connectionIds } = event;
   if (typeof broadcastId !== 'string' || broadcastId === '') {
     throw new InvalidFanOutBatchError('"broadcastId" must be a non-empty string');
   }
@@ -58,11 +65,22 @@ export function parseFanOutBatch(event: unknown): FanOutBatch {
   }
   return {
     broadcastId,
+    // Only a label for the logs: one that is not a valid id is dropped rather than failing the delivery.
+    ...(isValidCorrelationId(correlationId) ? { correlationId } : {}),
     batch,
     generation,
     envelope: envelope as unknown as BroadcastEnvelope,
     connectionIds: connectionIds as string[],
   };
+}
+
+/**
+ * The correlation id of a worker event, read before the event is checked, so that the invocation of a
+ * refused event (its trace, anything logged) carries it too.
+ */
+export function correlationIdOfBatchEvent(event: unknown): string | undefined {
+  const correlationId = isRecord(event) ? event.correlationId : undefined;
+  return isValidCorrelationId(correlationId) ? correlationId : undefined;
 }
 
 /** Where batches go to be delivered: the port the broadcast and the worker depend on. */

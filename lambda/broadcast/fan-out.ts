@@ -1,6 +1,7 @@
 import type { ConnectionNotifier, DeliveryResult } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { countMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import { forEachBounded } from './bounded-concurrency';
 import { backoffDelayMs, sleep as realSleep, type RetryPolicy } from './retry-policy';
 
@@ -59,11 +60,11 @@ export function addFanOutResult(total: FanOutResult, part: FanOutResult): void {
 
 /** Emits the outcome counts as metrics (each function's own service dimension tells who sent them). */
 export function countFanOutMetrics(result: FanOutResult): void {
-  countMetric('Delivered', result.delivered);
-  countMetric('StaleConnections', result.stale);
-  countMetric('DeliveryRetries', result.retried);
-  countMetric('DeliveryFailures', result.failed);
-  countMetric('StaleConnectionCleanupFailures', result.cleanupFailures);
+  countMetric(MetricNames.delivered, result.delivered);
+  countMetric(MetricNames.staleConnections, result.stale);
+  countMetric(MetricNames.deliveryRetries, result.retried);
+  countMetric(MetricNames.deliveryFailures, result.failed);
+  countMetric(MetricNames.staleConnectionCleanupFailures, result.cleanupFailures);
 }
 
 async function* eachConnection(pages: AsyncIterable<string[]> | Iterable<string[]>): AsyncIterable<string> {

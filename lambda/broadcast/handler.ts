@@ -3,12 +3,13 @@ import { createDocumentClient, createLambdaClient, createManagementClient } from
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
+import { correlationIdFromHeaders } from '../shared/correlation';
 import { requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { json, rawBody, toErrorResponse, type HttpResult } from '../shared/http';
 import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../shared/protocol';
-import { instrumented } from '../shared/telemetry';
+import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { BroadcastService } from './broadcast-service';
 import { LambdaFanOutDispatcher } from './fan-out-batch';
 import { fanOutConfigFromEnv } from './fan-out-config';
@@ -45,7 +46,9 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   try {
     switch (event.routeKey) {
       case 'POST /broadcast/comments': {
-        const summary = await service.broadcast(envelopeOf(event));
+        const summary = await service.broadcast(envelopeOf(event), {
+          correlationId: currentCorrelationId(),
+        });
         // 202 Accepted: the audience was handed to fan-out workers, which deliver after this answer.
         return json(summary.batches > 0 ? 202 : 200, summary);
       }
@@ -59,4 +62,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   }
 }
 
-export const handler = instrumented(route);
+// The comments API's correlation id (x-correlation-id), else this request's own API Gateway request id.
+export const handler = instrumented(route, {
+  correlationId: (event) => correlationIdFromHeaders(event.headers, event.requestContext.requestId),
+});

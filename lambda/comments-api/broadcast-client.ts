@@ -1,5 +1,7 @@
+import { CORRELATION_ID_HEADER } from '../shared/correlation';
 import type { CommentChangeEvent } from '../shared/protocol';
 import { countMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 
 /** How the comments API tells connected clients about a change: the port the comment service depends on. */
 export interface BroadcastPublisher {
@@ -34,6 +36,12 @@ export interface HttpBroadcastClientOptions {
   timeoutMs: number;
   /** @default global fetch, looked up per request */
   send?: HttpTransport;
+  /**
+   * The correlation id of the request being served, sent as `x-correlation-id` so that the broadcast and
+   * its fan-out workers log under it. Part of the signed headers when the transport signs.
+   * @default none: no header
+   */
+  correlationId?: () => string | undefined;
 }
 
 export const BROADCAST_PATH = '/broadcast/comments';
@@ -96,8 +104,14 @@ export class HttpBroadcastClient implements BroadcastPublisher {
   private readonly countUrl: string;
   private readonly timeoutMs: number;
   private readonly send: HttpTransport;
+  private readonly correlationId: () => string | undefined;
 
-  constructor({ baseUrl, timeoutMs, send = fetchTransport }: HttpBroadcastClientOptions) {
+  constructor({
+    baseUrl,
+    timeoutMs,
+    send = fetchTransport,
+    correlationId = () => undefined,
+  }: HttpBroadcastClientOptions) {
     let base: URL;
     try {
       base = new URL(baseUrl);
@@ -115,6 +129,7 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     this.countUrl = root + CONNECTION_COUNT_PATH;
     this.timeoutMs = timeoutMs;
     this.send = send;
+    this.correlationId = correlationId;
   }
 
   async publish(event: CommentChangeEvent): Promise<void> {
@@ -123,13 +138,13 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     try {
       const { ok, status, text } = await this.request(this.broadcastUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: this.headers({ 'content-type': 'application/json' }),
         body: JSON.stringify(event),
         signal,
       });
       if (!ok) {
         logger.error('Broadcast rejected', { ...context, status, body: excerpt(text) });
-        countMetric('BroadcastFailures');
+        countMetric(MetricNames.broadcastFailures);
         return;
       }
       logger.info('Broadcast sent', {
@@ -139,10 +154,10 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     } catch (error) {
       if (signal.aborted) {
         logger.error('Broadcast timed out', { ...context, timeoutMs: this.timeoutMs });
-        countMetric('BroadcastTimeouts');
+        countMetric(MetricNames.broadcastTimeouts);
       } else {
         logger.error('Broadcast failed', { ...context, error: describe(error) });
-        countMetric('BroadcastFailures');
+        countMetric(MetricNames.broadcastFailures);
       }
     }
   }
@@ -153,7 +168,7 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     try {
       answer = await this.request(this.countUrl, {
         method: 'GET',
-        headers: { accept: 'application/json' },
+        headers: this.headers({ accept: 'application/json' }),
         signal,
       });
     } catch (error) {
@@ -166,6 +181,11 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     const count = numberField(parseJson(answer.text), 'count');
     if (count === undefined) throw new Error('Broadcast API answer has no "count"');
     return count;
+  }
+
+  private headers(headers: Record<string, string>): Record<string, string> {
+    const correlationId = this.correlationId();
+    return correlationId === undefined ? headers : { ...headers, [CORRELATION_ID_HEADER]: correlationId };
   }
 
   /** One request, body included, bounded by the signal. Transport errors, even synchronous ones, reject. */

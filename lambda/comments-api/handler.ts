@@ -1,9 +1,10 @@
 import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoCommentRepository } from '../shared/comment-repository';
+import { correlationIdFromHeaders } from '../shared/correlation';
 import { intEnv, optionalEnv, requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { newId } from '../shared/ids';
-import { instrumented } from '../shared/telemetry';
+import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';
 import { CommentService, DEFAULT_EVENT_RETENTION_SECONDS } from './comment-service';
 import { createHandler } from './routes';
@@ -33,6 +34,7 @@ const service = new CommentService({
     baseUrl: broadcastUrl,
     timeoutMs: broadcastTimeoutMs,
     send: createSigV4Transport({ region }),
+    correlationId: currentCorrelationId,
   }),
   clock: () => new Date(),
   newId,
@@ -40,4 +42,7 @@ const service = new CommentService({
   eventRetentionSeconds,
 });
 
-export const handler = instrumented(createHandler(service));
+// The caller's x-correlation-id when it is a valid id, else API Gateway's request id (as in the access log).
+export const handler = instrumented(createHandler(service), {
+  correlationId: (event) => correlationIdFromHeaders(event.headers, event.requestContext.requestId),
+});

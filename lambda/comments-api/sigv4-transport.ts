@@ -3,6 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { requireEnv } from '../shared/env';
 import { countMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import type { HttpTransport } from './broadcast-client';
 
 /** Static credentials, or a provider of them (the SDK's provider chains are such providers). */
@@ -99,7 +100,7 @@ export function createSigV4Transport({
         errorName: (error as Error).name,
         error: error as Error,
       });
-      countMetric('RequestSigningFailures');
+      countMetric(MetricNames.requestSigningFailures);
       throw new RequestSigningError(error);
     }
     return send(url, { ...request, headers: signed.headers });

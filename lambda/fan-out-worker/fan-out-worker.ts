@@ -1,6 +1,7 @@
 import { encodeEvent, type ConnectionNotifier } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
-import { countMetric, logger } from '../shared/telemetry';
+import { countMetric, durationMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import type { FanOutBatch, FanOutDispatcher } from '../broadcast/fan-out-batch';
 import { countFanOutMetrics, fanOut, type FanOutCounts, type FanOutDependencies } from '../broadcast/fan-out';
 
@@ -15,6 +16,8 @@ export interface FanOutWorkerOptions {
   maxGenerations: number;
   sleep?: FanOutDependencies['sleep'];
   random?: FanOutDependencies['random'];
+  /** Milliseconds from any fixed origin, for FanOutDuration. @default performance.now */
+  now?: () => number;
 }
 
 export interface FanOutWorkerSummary extends FanOutCounts {
@@ -52,7 +55,11 @@ export class FanOutBatchFailedError extends Error {
  * times out midway. Clients drop a copy whose `eventId` they have already seen.
  */
 export class FanOutWorker {
-  constructor(private readonly options: FanOutWorkerOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly options: FanOutWorkerOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   async deliver(batch: FanOutBatch): Promise<FanOutWorkerSummary> {
     const context = {
@@ -63,7 +70,7 @@ export class FanOutWorker {
     };
     if (batch.generation > this.options.maxGenerations) {
       // Counted on each of Lambda's attempts at this event, as every failed run is.
-      countMetric('FanOutBatchFailures');
+      countMetric(MetricNames.fanOutBatchFailures);
       logger.error('Fan-out batch still failing after every generation; dead-lettering its ids', context);
       throw new FanOutBatchFailedError(
         batch,
@@ -71,7 +78,9 @@ export class FanOutWorker {
       );
     }
 
+    const started = this.now();
     const result = await fanOut([batch.connectionIds], encodeEvent(batch.envelope), this.options);
+    durationMetric(MetricNames.fanOutDuration, this.now() - started);
     countFanOutMetrics(result);
     const { connectionCount, delivered, stale, retried, failed } = result;
     const summary: FanOutWorkerSummary = {
@@ -89,7 +98,7 @@ export class FanOutWorker {
     if (failed === 0) return summary;
 
     if (delivered === 0) {
-      countMetric('FanOutBatchFailures');
+      countMetric(MetricNames.fanOutBatchFailures);
       throw new FanOutBatchFailedError(batch, `none of its ${failed} failed connections could be reached`);
     }
     const next: FanOutBatch = {
@@ -100,7 +109,7 @@ export class FanOutWorker {
     try {
       await this.options.dispatcher.dispatch(next);
     } catch (error) {
-      countMetric('FanOutHandOnFailures');
+      countMetric(MetricNames.fanOutHandOnFailures);
       logger.error('Could not hand on the failed connections; failing the whole batch', {
         ...context,
         failed,
@@ -109,7 +118,7 @@ export class FanOutWorker {
       });
       throw error;
     }
-    countMetric('FanOutBatchesHandedOn');
+    countMetric(MetricNames.fanOutBatchesHandedOn);
     return { ...summary, handedOn: failed };
   }
 }

@@ -5,7 +5,11 @@ import { connectionsTableConfig } from '../shared/connections-config';
 import { requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { instrumented } from '../shared/telemetry';
-import { LambdaFanOutDispatcher, parseFanOutBatch } from '../broadcast/fan-out-batch';
+import {
+  correlationIdOfBatchEvent,
+  LambdaFanOutDispatcher,
+  parseFanOutBatch,
+} from '../broadcast/fan-out-batch';
 import { fanOutConfigFromEnv } from '../broadcast/fan-out-config';
 import { FanOutWorker, type FanOutWorkerSummary } from './fan-out-worker';
 
@@ -28,7 +32,11 @@ const worker = new FanOutWorker({
   maxGenerations,
 });
 
-/** Invoked asynchronously (InvocationType Event) with one FanOutBatch; throws to have Lambda retry it. */
-export const handler = instrumented(async (event: unknown): Promise<FanOutWorkerSummary> =>
-  worker.deliver(parseFanOutBatch(event)),
+/**
+ * Invoked asynchronously (InvocationType Event) with one FanOutBatch; throws to have Lambda retry it. Logs
+ * under the batch's correlation id (the comment request's), else this invocation's request id.
+ */
+export const handler = instrumented(
+  async (event: unknown): Promise<FanOutWorkerSummary> => worker.deliver(parseFanOutBatch(event)),
+  { correlationId: correlationIdOfBatchEvent },
 );

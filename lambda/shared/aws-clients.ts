@@ -2,6 +2,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tracer } from './telemetry';
 
 type Env = Record<string, string | undefined>;
 
@@ -9,10 +10,14 @@ type Env = Record<string, string | undefined>;
  * SDK clients, built once per cold start by each handler module and passed into the adapters that use
  * them. `DYNAMODB_ENDPOINT` and `LAMBDA_ENDPOINT` are only set by the local stack (DynamoDB Local, its
  * Lambda Invoke emulation); in Lambda they are absent and the SDK uses the regional endpoints.
+ *
+ * Each client is traced (tracer.captureAWSv3Client): in Lambda every call is an X-Ray subsegment with its
+ * service, operation, status and retries; elsewhere tracing is off and the client is returned as built.
  */
 export function createDocumentClient(env: Env = process.env): DynamoDBDocumentClient {
   const endpoint = env.DYNAMODB_ENDPOINT;
-  const client = new DynamoDBClient(endpoint ? { endpoint } : {});
+  // The document client shares the base client's middleware stack, so capturing the base client traces both.
+  const client = tracer.captureAWSv3Client(new DynamoDBClient(endpoint ? { endpoint } : {}));
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -31,13 +36,15 @@ export function createManagementClient(
   endpoint: string,
   options: ManagementClientOptions = {},
 ): ApiGatewayManagementApiClient {
-  return new ApiGatewayManagementApiClient({
-    endpoint,
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
-  });
+  return tracer.captureAWSv3Client(
+    new ApiGatewayManagementApiClient({
+      endpoint,
+      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    }),
+  );
 }
 
 export function createLambdaClient(env: Env = process.env): LambdaClient {
   const endpoint = env.LAMBDA_ENDPOINT;
-  return new LambdaClient(endpoint ? { endpoint } : {});
+  return tracer.captureAWSv3Client(new LambdaClient(endpoint ? { endpoint } : {}));
 }

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DomainError, PayloadTooLargeError, ValidationError } from './errors';
 import { countMetric, logger } from './telemetry';
+import { MetricNames } from './telemetry-names';
 
 /** HTTP API (payload format 2.0) helpers shared by the comments and broadcast APIs. */
 
@@ -51,6 +52,6 @@ export function toErrorResponse(error: unknown): HttpResult {
     return errorResponse(error.statusCode, error.message);
   }
   logger.error('Unhandled error', { error: error as Error });
-  countMetric('UnhandledErrors');
+  countMetric(MetricNames.unhandledErrors);
   return errorResponse(500, 'Internal server error');
 }

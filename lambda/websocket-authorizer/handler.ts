@@ -1,6 +1,7 @@
 import { booleanEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import { authConfigFromEnv, JwksTokenVerifier } from '../shared/token-verifier';
 import {
   allowConnect,
@@ -49,13 +50,13 @@ async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthor
       anonymous: identity.anonymous,
       userId: identity.anonymous ? undefined : identity.userId,
     });
-    countMetric('AuthorizerAllowed');
+    countMetric(MetricNames.authorizerAllowed);
     return allowConnect(identity, event.methodArn);
   } catch (error) {
     // Never log the token itself: it is a credential until it expires.
     if (error instanceof ConnectRefusedError) {
       logger.warn('Connection refused', { connectionId, reason: error.reason });
-      countMetric('AuthorizerDenied');
+      countMetric(MetricNames.authorizerDenied);
       throw new Error(UNAUTHORIZED, { cause: error });
     }
     // The key set could not be fetched, or similar: not the client's fault. API Gateway answers 500.
@@ -64,9 +65,10 @@ async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthor
       errorName: (error as Error).name,
       error: error as Error,
     });
-    countMetric('AuthorizerErrors');
+    countMetric(MetricNames.authorizerErrors);
     throw new Error('Authorizer unavailable', { cause: error });
   }
 }
 
-export const handler = instrumented(authorize);
+// API Gateway's request id, which the stage's access log records too.
+export const handler = instrumented(authorize, { correlationId: (event) => event.requestContext?.requestId });

@@ -8,6 +8,7 @@ import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
 import { isValidId } from '../shared/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import { ConnectionService } from './connection-service';
 
 /**
@@ -39,24 +40,27 @@ async function onConnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProx
   const { connectionId, connectedAt } = event.requestContext;
   try {
     await service.connect({ connectionId, connectedAt, userId: authorizedUserId(event) });
+    countMetric(MetricNames.connectionsOpened);
     return { statusCode: 200 };
   } catch (error) {
     // Without its row the connection could never receive a broadcast, so refuse it; the client retries.
     logger.error('Failed to store connection', { connectionId, error: error as Error });
-    countMetric('ConnectFailures');
+    countMetric(MetricNames.connectFailures);
     return { statusCode: 500 };
   }
 }
 
 async function onDisconnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
   const { connectionId } = event.requestContext;
+  // Counted whatever the cleanup does: the connection is closed either way.
+  countMetric(MetricNames.connectionsClosed);
   try {
     await service.disconnect(connectionId);
   } catch (error) {
     // The socket is closed whatever we answer; leftover rows expire by TTL and a broadcast that meets
     // one gets a 410 and deletes it.
     logger.error('Failed to clean up connection', { connectionId, error: error as Error });
-    countMetric('DisconnectCleanupFailures');
+    countMetric(MetricNames.disconnectCleanupFailures);
   }
   return { statusCode: 200 };
 }
@@ -69,4 +73,5 @@ async function route(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyRes
   return { statusCode: 400 };
 }
 
-export const handler = instrumented(route);
+// API Gateway's request id, which the stage's access log records too.
+export const handler = instrumented(route, { correlationId: (event) => event.requestContext.requestId });

@@ -8,6 +8,7 @@ import { intEnv, requireEnv } from '../shared/env';
 import { EnvNames } from '../shared/env-names';
 import { ErrorCodes, parseClientMessage } from '../shared/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 import {
   DEFAULT_MAX_SUBSCRIPTIONS,
   SubscriptionService,
@@ -48,7 +49,7 @@ async function onMessage(event: APIGatewayProxyWebsocketEventV2): Promise<APIGat
     if (parsed.ok) {
       await service.handle(client, parsed.value);
     } else {
-      countMetric('InvalidClientMessages');
+      countMetric(MetricNames.invalidClientMessages);
       await service.reject(client, parsed.error);
     }
   } catch (error) {
@@ -57,10 +58,11 @@ async function onMessage(event: APIGatewayProxyWebsocketEventV2): Promise<APIGat
       routeKey: event.requestContext.routeKey,
       error: error as Error,
     });
-    countMetric('ClientMessageFailures');
+    countMetric(MetricNames.clientMessageFailures);
     await service.reject(client, { code: ErrorCodes.internalError, message: 'Internal error' });
   }
   return { statusCode: 200 };
 }
 
-export const handler = instrumented(onMessage);
+// API Gateway's request id, which the stage's access log records too.
+export const handler = instrumented(onMessage, { correlationId: (event) => event.requestContext.requestId });

@@ -10,6 +10,7 @@ import {
   type ServerEvent,
 } from '../shared/protocol';
 import { countMetric, logger } from '../shared/telemetry';
+import { MetricNames } from '../shared/telemetry-names';
 
 /** The connection a client message arrived on. */
 export interface ClientConnection {
@@ -97,7 +98,7 @@ export class SubscriptionService {
       return;
     }
     if (!(await this.withinLimit(client, postId))) {
-      countMetric('SubscriptionLimitReached');
+      countMetric(MetricNames.subscriptionLimitReached);
       await this.reject(client, {
         code: ErrorCodes.tooManySubscriptions,
         message: `A connection may subscribe to at most ${this.maxSubscriptions} posts; unsubscribe from one first`,
@@ -164,11 +165,11 @@ export class SubscriptionService {
         currentSeq,
         cause: missed,
       });
-      countMetric('ReplayResets');
+      countMetric(MetricNames.replayResets);
       await this.sendSnapshot(client, postId, currentSeq, true);
       return;
     }
-    countMetric('EventsReplayed', missed.length);
+    countMetric(MetricNames.eventsReplayed, missed.length);
     for (const event of missed) {
       // A failed push is not retried here: the client sees the hole in seq and resubscribes.
       const sent = await this.reply(client, event);
@@ -226,7 +227,7 @@ export class SubscriptionService {
         eventType: event.type,
         errorName: result.error?.name,
       });
-      countMetric('ReplyFailures');
+      countMetric(MetricNames.replyFailures);
     }
     return result;
   }

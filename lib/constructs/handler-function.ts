@@ -7,7 +7,9 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EnvNames } from '../../lambda/shared/env-names';
+import type { ServiceName } from '../../lambda/shared/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
+import { acknowledgeWildcardResource } from './nag-acknowledgement';
 
 /** The repository root: entries are given relative to it, and it is what esbuild bundles from. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -58,8 +60,8 @@ const INDEX_ACTIONS = ['dynamodb:Query'];
 export interface HandlerFunctionProps {
   /** Module exporting `handler`, relative to the repository root, e.g. `lambda/broadcast/handler.ts`. */
   readonly entry: string;
-  /** POWERTOOLS_SERVICE_NAME: names the function in its logs and metrics. */
-  readonly serviceName: string;
+  /** POWERTOOLS_SERVICE_NAME: names the function in its logs and the `service` dimension of its metrics. */
+  readonly serviceName: ServiceName;
   readonly stageConfig: StageConfig;
   /** @default 256 */
   readonly memorySize?: number;
@@ -72,11 +74,12 @@ export interface HandlerFunctionProps {
 
 /**
  * The house Lambda function: Node.js 24 on ARM, bundled by the local esbuild (never Docker), an explicit log
- * group with the stage's retention, and a role that reaches that log group and whatever is granted, nothing
- * else (no AWSLambdaBasicExecutionRole and its `logs:*` on `*`).
+ * group with the stage's retention, X-Ray active tracing, and a role that reaches that log group, X-Ray and
+ * whatever is granted, nothing else (no AWSLambdaBasicExecutionRole and its `logs:*` on `*`).
  */
 export class HandlerFunction extends Construct implements iam.IGrantable {
   readonly function: NodejsFunction;
+  readonly serviceName: ServiceName;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
 
@@ -86,6 +89,7 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       throw new Error(`HandlerFunction entry must be relative to the repository root, got ${props.entry}`);
     }
     const { stageConfig } = props;
+    this.serviceName = props.serviceName;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: stageConfig.logRetention,
@@ -110,6 +114,10 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       description: props.description,
       role: this.role,
       logGroup: this.logGroup,
+      // Lambda samples and sends each traced invocation to X-Ray; Powertools Tracer (lambda/shared/telemetry.ts)
+      // adds the handler, SDK call and fetch subsegments. Adds xray:PutTraceSegments and
+      // xray:PutTelemetryRecords on `*` to the role, acknowledged below.
+      tracing: lambda.Tracing.ACTIVE,
       environment: {
         [EnvNames.stage]: stageConfig.stageName,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
@@ -127,6 +135,13 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       },
     });
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, props.entry);
+    acknowledgeWildcardResource(
+      this.role,
+      '*',
+      'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions (the X-Ray service authorization reference lists no resource types for them), so `*` ' +
+        'is the only resource they can be granted on; the statement holds these two write-only actions alone.',
+    );
   }
 
   get grantPrincipal(): iam.IPrincipal {

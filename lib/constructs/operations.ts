@@ -7,15 +7,30 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  METRICS_NAMESPACE,
+  MetricNames,
+  ServiceNames,
+  type MetricName,
+  type ServiceName,
+} from '../../lambda/shared/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
 import type { HandlerFunction } from './handler-function';
 
-/** The namespace the functions' Powertools Metrics publish to (lambda/shared/telemetry.ts). */
-export const METRICS_NAMESPACE = 'RealtimeComments';
+/**
+ * Functions that fail invocations by design, and the custom metric that counts their real failures
+ * instead. The $connect authorizer throws `Unauthorized` for every refused token (the only way to have
+ * API Gateway answer 401), so its Lambda Errors metric counts refused clients, not faults: graphed, not
+ * alarmed on.
+ */
+export const FAILURE_METRICS: Readonly<Partial<Record<ServiceName, MetricName>>> = {
+  [ServiceNames.websocketAuthorizer]: MetricNames.authorizerErrors,
+};
 
 export interface MonitoredHttpApi {
   readonly label: string;
   readonly apiId: string;
+  /** The `Stage` dimension of the API's metrics: the stage's name, `$default` for the default stage. */
   readonly stageName: string;
 }
 
@@ -65,7 +80,7 @@ export class Operations extends Construct {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(operations.alarmEmail));
     }
 
-    const custom = (metricName: string, service: string, statistic = 'Sum') =>
+    const custom = (metricName: MetricName, service: ServiceName, statistic = 'Sum') =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
@@ -89,20 +104,21 @@ export class Operations extends Construct {
         statistic: 'Sum',
         period,
       });
-    const fanOutServices = ['broadcast', 'fan-out-worker'];
-    // Ids must be unique across every expression in one graph or alarm.
-    const sumOver = (metricName: string) =>
-      new cloudwatch.MathExpression({
-        expression: fanOutServices.map((_, i) => `${metricName.toLowerCase()}${i}`).join(' + '),
+    const fanOutServices: readonly ServiceName[] = [ServiceNames.broadcast, ServiceNames.fanOutWorker];
+    // A custom count is only emitted when it is not zero, so a service's series has gaps, and in metric
+    // math `a + b` has no value where either has none: FILL makes a gap count as 0. Ids must be unique
+    // across every expression in one graph or alarm.
+    const sumOver = (metricName: MetricName) => {
+      const ids = fanOutServices.map((_, i) => `${metricName.toLowerCase()}${i}`);
+      return new cloudwatch.MathExpression({
+        expression: ids.map((id) => `FILL(${id}, 0)`).join(' + '),
         usingMetrics: Object.fromEntries(
-          fanOutServices.map((service, i) => [
-            `${metricName.toLowerCase()}${i}`,
-            custom(metricName, service),
-          ]),
+          fanOutServices.map((service, i) => [ids[i], custom(metricName, service)]),
         ),
         label: metricName,
         period,
       });
+    };
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `realtime-comments-${stageConfig.stageName}`,
@@ -112,8 +128,9 @@ export class Operations extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Connections',
         left: [
-          custom('ConnectionsOpened', 'websocket-connection'),
-          custom('ConnectionsClosed', 'websocket-connection'),
+          custom(MetricNames.connectionsOpened, ServiceNames.websocketConnection),
+          custom(MetricNames.connectionsClosed, ServiceNames.websocketConnection),
+          custom(MetricNames.authorizerDenied, ServiceNames.websocketAuthorizer),
           webSocketMetric('ConnectCount'),
           webSocketMetric('MessageCount'),
         ],
@@ -121,22 +138,30 @@ export class Operations extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Fan-out outcomes',
-        left: ['Delivered', 'StaleConnections', 'DeliveryRetries', 'DeliveryFailures'].map(sumOver),
+        left: [
+          MetricNames.delivered,
+          MetricNames.staleConnections,
+          MetricNames.deliveryRetries,
+          MetricNames.deliveryFailures,
+        ].map(sumOver),
         width: 12,
       }),
       new cloudwatch.GraphWidget({
         title: 'Fan-out duration (ms)',
-        left: fanOutServices.map((service) => custom('FanOutDuration', service, 'p99')),
-        right: fanOutServices.map((service) => custom('FanOutDuration', service, 'p50')),
+        left: fanOutServices.flatMap((service) =>
+          ['p50', 'p99'].map((statistic) =>
+            custom(MetricNames.fanOutDuration, service, statistic).with({ label: `${service} ${statistic}` }),
+          ),
+        ),
         width: 12,
       }),
       new cloudwatch.GraphWidget({
         title: 'Recovery and broadcast calls',
         left: [
-          custom('EventsReplayed', 'websocket-messages'),
-          custom('ReplayResets', 'websocket-messages'),
-          custom('BroadcastFailures', 'comments-api'),
-          custom('BroadcastTimeouts', 'comments-api'),
+          custom(MetricNames.eventsReplayed, ServiceNames.websocketMessages),
+          custom(MetricNames.replayResets, ServiceNames.websocketMessages),
+          custom(MetricNames.broadcastFailures, ServiceNames.commentsApi),
+          custom(MetricNames.broadcastTimeouts, ServiceNames.commentsApi),
         ],
         width: 12,
       }),
@@ -187,7 +212,16 @@ export class Operations extends Construct {
       this.alarms.push(created);
     };
     for (const [label, fn] of Object.entries(props.functions)) {
-      alarm(`${label}Errors`, `${label}: Lambda errors in 5 minutes`, fn.function.metricErrors({ period }));
+      const failureMetric = FAILURE_METRICS[fn.serviceName];
+      if (failureMetric) {
+        alarm(
+          `${label}Failures`,
+          `${label}: ${failureMetric} in 5 minutes (its Lambda errors include refusals by design)`,
+          custom(failureMetric, fn.serviceName),
+        );
+      } else {
+        alarm(`${label}Errors`, `${label}: Lambda errors in 5 minutes`, fn.function.metricErrors({ period }));
+      }
       alarm(
         `${label}Throttles`,
         `${label}: Lambda throttles in 5 minutes`,
@@ -213,7 +247,7 @@ export class Operations extends Construct {
       'WebSocketErrors',
       'WebSocket API integration or execution errors',
       new cloudwatch.MathExpression({
-        expression: 'integration + execution',
+        expression: 'FILL(integration, 0) + FILL(execution, 0)',
         usingMetrics: {
           integration: webSocketMetric('IntegrationError'),
           execution: webSocketMetric('ExecutionError'),
@@ -226,7 +260,7 @@ export class Operations extends Construct {
     alarm(
       'FanOutFailures',
       'Deliveries failed after every retry (not stale connections)',
-      sumOver('DeliveryFailures'),
+      sumOver(MetricNames.deliveryFailures),
       operations.fanOutFailureThreshold,
     );
   }

@@ -6,7 +6,9 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { COMMENTS_API_ROUTE_KEYS, type CommentsApiRouteKey } from '../../lambda/comments-api/route-keys';
+import { CORRELATION_ID_HEADER } from '../../lambda/shared/correlation';
 import { EnvNames } from '../../lambda/shared/env-names';
+import { ServiceNames } from '../../lambda/shared/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
 import { createAccessLog } from '../constructs/access-log';
 import { HandlerFunction } from '../constructs/handler-function';
@@ -64,7 +66,7 @@ export class CommentsApiStack extends Stack {
 
     this.handler = new HandlerFunction(this, 'CommentsApiHandler', {
       entry: 'lambda/comments-api/handler.ts',
-      serviceName: 'comments-api',
+      serviceName: ServiceNames.commentsApi,
       description: 'Comments REST API',
       stageConfig,
       environment: {
@@ -83,7 +85,7 @@ export class CommentsApiStack extends Stack {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: [...stageConfig.corsAllowOrigins],
-        allowHeaders: ['content-type', 'authorization'],
+        allowHeaders: ['content-type', 'authorization', CORRELATION_ID_HEADER],
         allowMethods: [
           apigwv2.CorsHttpMethod.GET,
           apigwv2.CorsHttpMethod.POST,

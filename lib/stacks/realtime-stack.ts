@@ -8,6 +8,7 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvNames } from '../../lambda/shared/env-names';
+import { ServiceNames } from '../../lambda/shared/telemetry-names';
 import { CLIENT_ACTIONS } from '../../lambda/shared/protocol';
 import { CONNECTIONS_BY_TOPIC_INDEX } from '../../lambda/shared/table-schema';
 import type { StageConfig } from '../config/stage-config';
@@ -65,7 +66,7 @@ export class RealtimeStack extends Stack {
 
     this.authorizerHandler = new HandlerFunction(this, 'WebSocketAuthorizerHandler', {
       entry: 'lambda/websocket-authorizer/handler.ts',
-      serviceName: 'websocket-authorizer',
+      serviceName: ServiceNames.websocketAuthorizer,
       description: 'WebSocket $connect REQUEST authorizer: verifies the token query parameter (JWT)',
       stageConfig,
       environment: {
@@ -78,7 +79,7 @@ export class RealtimeStack extends Stack {
 
     this.connectionHandler = new HandlerFunction(this, 'WebSocketConnectionHandler', {
       entry: 'lambda/websocket-connection/handler.ts',
-      serviceName: 'websocket-connection',
+      serviceName: ServiceNames.websocketConnection,
       description: 'WebSocket $connect and $disconnect',
       stageConfig,
       environment: { [EnvNames.connectionTtlSeconds]: connectionTtl },
@@ -88,7 +89,7 @@ export class RealtimeStack extends Stack {
 
     this.messagesHandler = new HandlerFunction(this, 'WebSocketMessagesHandler', {
       entry: 'lambda/websocket-messages/handler.ts',
-      serviceName: 'websocket-messages',
+      serviceName: ServiceNames.websocketMessages,
       description: 'WebSocket subscribe, unsubscribe, ping and $default',
       stageConfig,
       environment: {
@@ -188,7 +189,7 @@ export class RealtimeStack extends Stack {
 
     this.fanOutWorker = new HandlerFunction(this, 'FanOutWorkerHandler', {
       entry: 'lambda/fan-out-worker/handler.ts',
-      serviceName: 'fan-out-worker',
+      serviceName: ServiceNames.fanOutWorker,
       description: 'Delivers one batch of a large broadcast (asynchronous invocations by the broadcast)',
       stageConfig,
       // A batch takes a fraction of a second; retries of a throttled batch can take seconds.
@@ -218,7 +219,7 @@ export class RealtimeStack extends Stack {
 
     this.broadcastHandler = new HandlerFunction(this, 'BroadcastHandler', {
       entry: 'lambda/broadcast/handler.ts',
-      serviceName: 'broadcast',
+      serviceName: ServiceNames.broadcast,
       description: 'Broadcast API: fan a message out to WebSocket connections; count connections',
       stageConfig,
       // HTTP API stops waiting after 30 s. A large audience is only read and queued here, but a small one

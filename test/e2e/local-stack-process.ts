@@ -25,11 +25,11 @@ export async function startLocalStackProcess(
     {
       cwd: REPO_ROOT,
       // As under `npm start`: node_modules/.bin on PATH lets NodejsFunction run esbuild directly, not via npx.
-    env: {
-      ...process.env,
-      PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
-      ...env,
-    },
+      env: {
+        ...process.env,
+        PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

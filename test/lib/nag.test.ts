@@ -112,10 +112,11 @@ describe('cdk-nag (AWS Solutions)', () => {
     const acks = acknowledgements(build(stageConfigs[stage]), stage);
     const ids = Object.fromEntries(Object.entries(acks).map(([path, rules]) => [path, Object.keys(rules)]));
     const webSocketRoute = ['AwsSolutions-APIG4'];
-    const postToConnection = [
+    const postToConnection =
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:' +
-        `<WebSocketApi34BCF99B>/${stage}/POST/@connections/*]`,
-    ];
+      `<WebSocketApi34BCF99B>/${stage}/POST/@connections/*]`;
+    // Every function traces to X-Ray, whose write actions take no resource but `*` (HandlerFunction).
+    const xray = 'AwsSolutions-IAM5[Resource::*]';
     expect(ids).toEqual({
       ...(stage === 'dev'
         ? {
@@ -129,10 +130,13 @@ describe('cdk-nag (AWS Solutions)', () => {
       'Realtime/WebSocketApi/subscribe-Route': webSocketRoute,
       'Realtime/WebSocketApi/unsubscribe-Route': webSocketRoute,
       'Realtime/WebSocketApi/ping-Route': webSocketRoute,
-      'Realtime/WebSocketMessagesHandler/ServiceRole': postToConnection,
+      'Realtime/WebSocketAuthorizerHandler/ServiceRole': [xray],
+      'Realtime/WebSocketConnectionHandler/ServiceRole': [xray],
+      'Realtime/WebSocketMessagesHandler/ServiceRole': [xray, postToConnection],
       'Realtime/FanOutDeadLetterQueue': ['AwsSolutions-SQS3'],
-      'Realtime/FanOutWorkerHandler/ServiceRole': postToConnection,
-      'Realtime/BroadcastHandler/ServiceRole': postToConnection,
+      'Realtime/FanOutWorkerHandler/ServiceRole': [xray, postToConnection],
+      'Realtime/BroadcastHandler/ServiceRole': [xray, postToConnection],
+      'CommentsApi/CommentsApiHandler/ServiceRole': [xray],
       'CommentsApi/CommentsApi/GET--api--v1--posts--{id}': ['AwsSolutions-APIG4'],
       'CommentsApi/CommentsApi/GET--api--v1--posts--{id}--comments': ['AwsSolutions-APIG4'],
       'CommentsApi/CommentsApi/GET--api--v1--websocket--connections': ['AwsSolutions-APIG4'],

@@ -25,11 +25,12 @@ export interface SynthesizedStage {
     readonly data: Template;
     readonly realtime: Template;
     readonly commentsApi: Template;
+    readonly operations: Template;
   };
 }
 
 /** The app's stacks, by the last part of their name (`RealtimeComments-{stage}-{part}`). */
-export type StackPart = 'Data' | 'Realtime' | 'CommentsApi';
+export type StackPart = 'Data' | 'Realtime' | 'CommentsApi' | 'Operations';
 
 const built = new Map<string, SynthesizedStage>();
 
@@ -54,6 +55,7 @@ export function synthConfig(
       data: Template.fromStack(stacks.data),
       realtime: Template.fromStack(stacks.realtime),
       commentsApi: Template.fromStack(stacks.commentsApi),
+      operations: Template.fromStack(stacks.operations),
     },
   };
 }

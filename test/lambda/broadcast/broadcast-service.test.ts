@@ -2,6 +2,7 @@ import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/
 import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/broadcast/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import { metrics } from '../../../lambda/shared/telemetry';
 
 /** A connection repository whose audiences are fixed pages, recording the order of reads and deletes. */
 function fakeConnections(pages: string[][], log: string[]): ConnectionRepository {
@@ -231,6 +232,85 @@ describe('BroadcastService', () => {
       // Assess
       expect(summary).toMatchObject({ queued: 30, batches: 10 });
       expect(maxActive).toBe(4);
+    });
+  });
+
+  describe('correlation', () => {
+    it('passes the correlation id on in every batch it queues', async () => {
+      // Prepare
+      const dispatcher = fakeDispatcher([]);
+
+      // Act
+      await service([ids('a', 7)], [], { dispatcher }).broadcast(
+        { type: 'system.notice' },
+        { correlationId: 'corr-1' },
+      );
+
+      // Assess
+      expect(dispatcher.batches.map((batch) => batch.correlationId)).toEqual(['corr-1', 'corr-1', 'corr-1']);
+    });
+
+    it('queues batches without one when it has none', async () => {
+      // Prepare
+      const dispatcher = fakeDispatcher([]);
+
+      // Act
+      await service([ids('a', 4)], [], { dispatcher }).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(dispatcher.batches.every((batch) => !('correlationId' in batch))).toBe(true);
+    });
+  });
+
+  describe('FanOutDuration', () => {
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    /** A clock that advances `step` ms on every reading. */
+    const ticking = (step: number): (() => number) => {
+      let now = 1000;
+      return () => (now += step);
+    };
+
+    it('measures an inline delivery, in milliseconds', async () => {
+      // Prepare
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      await service([['a', 'b']], [], { now: ticking(25) }).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(addMetric).toHaveBeenCalledWith('FanOutDuration', 'Milliseconds', 25);
+    });
+
+    it('measures nothing for an empty audience, or for batches the workers deliver', async () => {
+      // Prepare
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      await service([], [], { now: ticking(25) }).broadcast({ type: 'system.notice' });
+      await service([ids('a', 6)], [], { now: ticking(25) }).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(addMetric.mock.calls.map(([name]) => name)).not.toContain('FanOutDuration');
+    });
+
+    it('measures a batch it had to deliver itself', async () => {
+      // Prepare
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      await service([ids('a', 6)], [], {
+        dispatcher: fakeDispatcher([], [2]),
+        dispatchConcurrency: 1,
+        now: ticking(40),
+      }).broadcast({ type: 'system.notice' });
+
+      // Assess
+      expect(addMetric.mock.calls.filter(([name]) => name === 'FanOutDuration')).toEqual([
+        ['FanOutDuration', 'Milliseconds', 40],
+      ]);
     });
   });
 

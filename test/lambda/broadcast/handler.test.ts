@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MAX_BROADCAST_BYTES } from '../../../lambda/shared/protocol';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
+import { captureLogs } from '../fixtures/log-capture';
 
 type HandlerModule = typeof import('../../../lambda/broadcast/handler');
 
@@ -447,5 +448,76 @@ describe('routing', () => {
     expect(response.statusCode).toBe(404);
     expect(bodyOf(response)).toEqual({ detail: 'Not Found' });
     expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('correlation id', () => {
+  const withHeader = (event: APIGatewayProxyEventV2, correlationId: string): APIGatewayProxyEventV2 => ({
+    ...event,
+    headers: { ...event.headers, 'x-correlation-id': correlationId },
+  });
+  const envelope = { type: 'comment.created', data: { postId: 'p1' }, eventId: 'e-1', seq: 7 };
+  const largeAudience = (): void => {
+    ddb.on(QueryCommand).resolves({ Items: members(...Array.from({ length: 25 }, (_, i) => `c${i}`)) });
+  };
+  const queuedBatches = (): Record<string, unknown>[] =>
+    lambda
+      .commandCalls(InvokeCommand)
+      .map((call) => JSON.parse(Buffer.from(call.args[0].input.Payload as Uint8Array).toString('utf8')));
+
+  it("logs under the comments API's x-correlation-id and passes it on in every worker batch", async () => {
+    // Prepare
+    largeAudience();
+
+    // Act
+    const lines = await captureLogs(logger, () => handler(withHeader(broadcast(envelope), 'corr-from-api')));
+
+    // Assess
+    expect(queuedBatches()).toHaveLength(3);
+    for (const batch of queuedBatches()) expect(batch.correlationId).toBe('corr-from-api');
+    expect(lines).toEqual([
+      expect.objectContaining({ message: 'Broadcast sent', correlation_id: 'corr-from-api', batches: 3 }),
+    ]);
+  });
+
+  it.each([
+    ['without the header', (event: APIGatewayProxyEventV2) => event],
+    ['with an invalid header', (event: APIGatewayProxyEventV2) => withHeader(event, '{"forged":true}')],
+  ])('falls back to its own API Gateway request id %s', async (_name, prepare) => {
+    // Prepare
+    largeAudience();
+
+    // Act
+    const lines = await captureLogs(logger, () => handler(prepare(broadcast(envelope))));
+
+    // Assess
+    for (const batch of queuedBatches()) expect(batch.correlationId).toBe('req-1');
+    expect(lines.map((line) => line.correlation_id)).toEqual(['req-1']);
+  });
+
+  it('does not carry one broadcast’s id into the next', async () => {
+    // Prepare
+    largeAudience();
+
+    // Act
+    await handler(withHeader(broadcast(envelope), 'first-broadcast'));
+    lambda.resetHistory();
+    await handler(broadcast(envelope));
+
+    // Assess
+    for (const batch of queuedBatches()) expect(batch.correlationId).toBe('req-1');
+    expect(logger.getCorrelationId()).toBeUndefined();
+  });
+
+  it('measures an inline fan-out as FanOutDuration, in milliseconds', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves({ Items: members('a', 'b') });
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await handler(broadcast(envelope));
+
+    // Assess
+    expect(addMetric).toHaveBeenCalledWith('FanOutDuration', 'Milliseconds', expect.any(Number));
   });
 });

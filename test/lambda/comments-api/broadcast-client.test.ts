@@ -259,3 +259,51 @@ describe('HttpBroadcastClient', () => {
     expect(build).toThrow(message);
   });
 });
+
+describe('HttpBroadcastClient correlation id', () => {
+  it('sends the current correlation id as x-correlation-id on the broadcast and the count', async () => {
+    // Prepare
+    const send = jest.fn<ReturnType<HttpTransport>, Parameters<HttpTransport>>(
+      async (url) =>
+        new Response(url.endsWith('/count') ? '{"count":1}' : '{"connectionCount":1}', { status: 200 }),
+    );
+    const ids = ['corr-1', 'corr-2'];
+    const client = new HttpBroadcastClient({
+      baseUrl: 'https://b.example.test/dev',
+      timeoutMs: 1000,
+      send,
+      correlationId: () => ids.shift(),
+    });
+
+    // Act
+    await client.publish(created);
+    await client.connectionCount();
+
+    // Assess
+    expect(requestOf(send, 0)[1].headers).toEqual({
+      'content-type': 'application/json',
+      'x-correlation-id': 'corr-1',
+    });
+    expect(requestOf(send, 1)[1].headers).toEqual({
+      accept: 'application/json',
+      'x-correlation-id': 'corr-2',
+    });
+  });
+
+  it('sends no such header when there is no correlation id', async () => {
+    // Prepare
+    const send = answering(200, '{"connectionCount":0}');
+    const client = new HttpBroadcastClient({
+      baseUrl: 'https://b.example.test/dev',
+      timeoutMs: 1000,
+      send,
+      correlationId: () => undefined,
+    });
+
+    // Act
+    await client.publish(created);
+
+    // Assess
+    expect(Object.keys(requestOf(send)[1].headers)).toEqual(['content-type']);
+  });
+});

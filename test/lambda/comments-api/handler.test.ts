@@ -9,6 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
 import { logger } from '../../../lambda/shared/telemetry';
+import { captureLogs } from '../fixtures/log-capture';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from './fixtures';
 
 type HandlerModule = typeof import('../../../lambda/comments-api/handler');
@@ -87,6 +88,61 @@ function commentRequest(body: unknown, claims: Record<string, unknown> | null = 
     body: typeof body === 'string' ? body : JSON.stringify(body),
   };
 }
+
+describe('correlation id', () => {
+  /** The headers of the handler's (SigV4-signed) call to the broadcast API. */
+  function broadcastHeaders(): Record<string, string> {
+    const call = fetchMock.mock.calls.find(([url]) => url === BROADCAST_ENDPOINT);
+    if (!call) throw new Error('no broadcast was sent');
+    return call[1]?.headers as Record<string, string>;
+  }
+
+  function createComment(headers: Record<string, string> = {}): ReturnType<typeof handler> {
+    return call(CommentsApiRoutes.createComment, {
+      ...commentRequest({ content: 'Hi' }),
+      headers,
+    });
+  }
+
+  beforeEach(() => {
+    ddb.on(TransactWriteCommand).resolves({});
+  });
+
+  it('passes a valid x-correlation-id on to the broadcast, as a signed header, and logs under it', async () => {
+    // Act
+    const lines = await captureLogs(logger, () => createComment({ 'x-correlation-id': 'client-corr-1' }));
+
+    // Assess
+    const headers = broadcastHeaders();
+    expect(headers['x-correlation-id']).toBe('client-corr-1');
+    expect(headers.authorization).toMatch(/SignedHeaders=[^,]*x-correlation-id/);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.correlation_id).toBe('client-corr-1');
+  });
+
+  it.each([
+    ['no header', {}],
+    ['an invalid header', { 'x-correlation-id': 'two words' }],
+  ])("uses API Gateway's request id with %s", async (_name, headers) => {
+    // Act
+    const lines = await captureLogs(logger, () => createComment(headers));
+
+    // Assess
+    expect(broadcastHeaders()['x-correlation-id']).toBe('request-1');
+    for (const line of lines) expect(line.correlation_id).toBe('request-1');
+  });
+
+  it('does not carry one request’s id into the next', async () => {
+    // Act
+    await createComment({ 'x-correlation-id': 'first-request' });
+    fetchMock.mockClear();
+    await createComment();
+
+    // Assess
+    expect(broadcastHeaders()['x-correlation-id']).toBe('request-1');
+    expect(logger.getCorrelationId()).toBeUndefined();
+  });
+});
 
 describe('comments API handler', () => {
   describe('POST /api/v1/posts', () => {

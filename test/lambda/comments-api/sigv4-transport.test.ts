@@ -181,6 +181,44 @@ describe('createSigV4Transport', () => {
     expect(resigned.headers.authorization).toBe(authorization);
   });
 
+  it('signs the x-correlation-id header the broadcast client adds, so it cannot be changed in transit', async () => {
+    // Prepare
+    const { send, sent } = recorder();
+    const client = new HttpBroadcastClient({
+      baseUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+      timeoutMs: 1000,
+      send: createSigV4Transport({ region: 'eu-west-1', credentials, send, clock: () => SIGNING_TIME }),
+      correlationId: () => 'corr-123',
+    });
+
+    // Act
+    await client.publish({
+      type: 'comment.created',
+      data: {
+        postId: 'P1',
+        comment: {
+          id: 'C1',
+          postId: 'P1',
+          userId: 'u1',
+          content: 'Hi',
+          createdAt: '2027-01-01T00:00:00.000Z',
+        },
+      },
+    });
+
+    // Assess
+    const [url = '', request] = sent[0] ?? [];
+    if (!request) throw new Error('nothing was sent');
+    expect(request.headers['x-correlation-id']).toBe('corr-123');
+    expect(request.headers.authorization).toContain(
+      'SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-correlation-id,',
+    );
+    const signature = /Signature=([0-9a-f]{64})$/.exec(request.headers.authorization ?? '')?.[1];
+    expect(signature).toBe(expectedSignature(url, request, credentials.secretAccessKey));
+    const tampered = { ...request, headers: { ...request.headers, 'x-correlation-id': 'corr-999' } };
+    expect(expectedSignature(url, tampered, credentials.secretAccessKey)).not.toBe(signature);
+  });
+
   it('binds the body: a different body gets a different signature', async () => {
     // Prepare
     const { send, sent } = recorder();

@@ -6,6 +6,7 @@ import {
   FanOutWorker,
   type FanOutWorkerOptions,
 } from '../../../lambda/fan-out-worker/fan-out-worker';
+import { metrics } from '../../../lambda/shared/telemetry';
 
 const MAX_GENERATIONS = 3;
 
@@ -165,5 +166,49 @@ describe('FanOutWorker', () => {
 
     // Assess
     await expect(run).rejects.toThrow('rate');
+  });
+
+  describe('FanOutDuration', () => {
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('measures each batch it delivers, in milliseconds', async () => {
+      // Prepare
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+      let now = 0;
+      const { worker: subject } = worker({}, { now: () => (now += 75) });
+
+      // Act
+      await subject.deliver(batchOf(['a', 'b']));
+
+      // Assess
+      expect(addMetric).toHaveBeenCalledWith('FanOutDuration', 'Milliseconds', 75);
+    });
+
+    it('measures nothing for a batch beyond the last generation, which it does not deliver', async () => {
+      // Prepare
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+      const { worker: subject } = worker({});
+
+      // Act
+      await expect(subject.deliver(batchOf(['a'], MAX_GENERATIONS + 1))).rejects.toThrow(
+        FanOutBatchFailedError,
+      );
+
+      // Assess
+      expect(addMetric.mock.calls.map(([name]) => name)).not.toContain('FanOutDuration');
+    });
+  });
+
+  it('hands the correlation id on with the failed ids', async () => {
+    // Prepare
+    const { worker: subject, handedOn } = worker({ b: failure(true) });
+
+    // Act
+    await subject.deliver({ ...batchOf(['a', 'b']), correlationId: 'corr-1' });
+
+    // Assess
+    expect(handedOn.map((batch) => batch.correlationId)).toEqual(['corr-1']);
   });
 });

@@ -7,8 +7,15 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InvalidFanOutBatchError, type FanOutBatch } from '../../../lambda/broadcast/fan-out-batch';
-import { metrics } from '../../../lambda/shared/telemetry';
+import type { Context } from 'aws-lambda';
+import {
+  correlationIdOfBatchEvent,
+  InvalidFanOutBatchError,
+  parseFanOutBatch,
+  type FanOutBatch,
+} from '../../../lambda/broadcast/fan-out-batch';
+import { logger, metrics } from '../../../lambda/shared/telemetry';
+import { captureLogs } from '../fixtures/log-capture';
 
 type HandlerModule = typeof import('../../../lambda/fan-out-worker/handler');
 
@@ -165,5 +172,97 @@ describe('fan-out worker handler', () => {
     // Assess
     await expect(run).rejects.toThrow(InvalidFanOutBatchError);
     expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+  });
+});
+
+describe('fan-out worker correlation id', () => {
+  /** The Lambda context of an async invocation (the worker only reads the request id). */
+  const invocation = (awsRequestId: string): Context =>
+    ({ awsRequestId, functionName: SELF, getRemainingTimeInMillis: () => 60_000 }) as unknown as Context;
+
+  it("logs under the batch's correlation id, the comment request's", async () => {
+    // Act
+    const lines = await captureLogs(logger, () =>
+      handler({ ...batchOf(['a', 'b']), correlationId: 'corr-from-api' }, invocation('worker-req-1')),
+    );
+
+    // Assess
+    expect(lines).toEqual([
+      expect.objectContaining({
+        message: 'Fan-out batch delivered',
+        correlation_id: 'corr-from-api',
+        function_request_id: 'worker-req-1',
+        broadcastId: 'b-1',
+      }),
+    ]);
+  });
+
+  it('falls back to its own request id for a batch without one (an older event, a hand-made redrive)', async () => {
+    // Act
+    const lines = await captureLogs(logger, () => handler(batchOf(['a']), invocation('worker-req-2')));
+
+    // Assess
+    expect(lines.map((line) => line.correlation_id)).toEqual(['worker-req-2']);
+  });
+
+  it('clears the id after an event it refuses', async () => {
+    // Act
+    const run = handler({ ...batchOf(['a']), connectionIds: [], correlationId: 'corr-bad' }, invocation('r'));
+
+    // Assess
+    await expect(run).rejects.toThrow(InvalidFanOutBatchError);
+    expect(logger.getCorrelationId()).toBeUndefined();
+  });
+
+  it('hands the correlation id on with the ids that still failed', async () => {
+    // Prepare
+    api.on(PostToConnectionCommand, { ConnectionId: 'b' }).rejects(serverError());
+
+    // Act
+    await handler({ ...batchOf(['a', 'b']), correlationId: 'corr-1' }, invocation('worker-req-3'));
+
+    // Assess
+    const next = lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array;
+    expect(JSON.parse(Buffer.from(next).toString('utf8'))).toEqual({
+      ...batchOf(['b'], 2),
+      correlationId: 'corr-1',
+    });
+  });
+
+  it('measures the batch as FanOutDuration, in milliseconds', async () => {
+    // Prepare
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await handler(batchOf(['a', 'b']));
+
+    // Assess
+    expect(addMetric).toHaveBeenCalledWith('FanOutDuration', 'Milliseconds', expect.any(Number));
+  });
+});
+
+describe('correlationIdOfBatchEvent', () => {
+  it('reads a valid id from any event, even one that is not a valid batch', () => {
+    expect(correlationIdOfBatchEvent({ correlationId: 'corr-1' })).toBe('corr-1');
+    expect(correlationIdOfBatchEvent({ correlationId: 'not an id' })).toBeUndefined();
+    expect(correlationIdOfBatchEvent('nope')).toBeUndefined();
+  });
+});
+
+describe('parseFanOutBatch', () => {
+  it('keeps a valid correlation id', () => {
+    expect(parseFanOutBatch({ ...batchOf(['a']), correlationId: 'JKJaXmPLvHcESHA=' }).correlationId).toBe(
+      'JKJaXmPLvHcESHA=',
+    );
+  });
+
+  it.each([
+    ['absent', undefined],
+    ['not an id', 'line\nbreak'],
+    ['not a string', 42],
+  ])('drops a correlation id that is %s, and still delivers the batch', (_name, correlationId) => {
+    const batch = parseFanOutBatch({ ...batchOf(['a']), correlationId });
+    expect(batch).toEqual(batchOf(['a']));
+    expect('correlationId' in batch).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
+import { captureLogs } from '../fixtures/log-capture';
 import type { WebSocketLifecycleEvent } from '../../../lambda/websocket-connection/handler';
 
 type HandlerModule = typeof import('../../../lambda/websocket-connection/handler');
@@ -185,6 +186,64 @@ describe('$disconnect', () => {
       expect.objectContaining({ connectionId: 'conn-1' }),
     );
     expect(addMetric).toHaveBeenCalledWith('DisconnectCleanupFailures', 'Count', 1);
+  });
+});
+
+describe('connection metrics', () => {
+  it('counts a connection opened once its row is stored', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await handler(lifecycleEvent('CONNECT'));
+
+    // Assess
+    expect(addMetric.mock.calls).toEqual([['ConnectionsOpened', 'Count', 1]]);
+  });
+
+  it('does not count a connection it refused', async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(new Error('throttled'));
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await handler(lifecycleEvent('CONNECT'));
+
+    // Assess
+    expect(addMetric.mock.calls.map(([name]) => name)).toEqual(['ConnectFailures']);
+  });
+
+  it.each([
+    ['after its rows are deleted', () => ddb.on(QueryCommand).resolves({ Items: [{ sk: 'connection' }] })],
+    [
+      'even when the cleanup fails: the socket is closed either way',
+      () => ddb.on(QueryCommand).rejects(new Error('down')),
+    ],
+  ])('counts a connection closed %s', async (_name, prepare) => {
+    // Prepare
+    prepare();
+    ddb.on(BatchWriteCommand).resolves({});
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+
+    // Act
+    await handler(lifecycleEvent('DISCONNECT'));
+
+    // Assess
+    expect(addMetric).toHaveBeenCalledWith('ConnectionsClosed', 'Count', 1);
+  });
+
+  it("logs under API Gateway's request id", async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(new Error('throttled'));
+
+    // Act
+    const lines = await captureLogs(logger, () => handler(lifecycleEvent('CONNECT')));
+
+    // Assess
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'ERROR', correlation_id: 'req-1', connectionId: 'conn-1' }),
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { connectionsTableSchema } from '../../../lambda/shared/table-schema';
+import { ServiceNames } from '../../../lambda/shared/telemetry-names';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import { ENTRY_METADATA_KEY, HandlerFunction } from '../../../lib/constructs/handler-function';
 import { SchemaTable } from '../../../lib/constructs/schema-table';
@@ -28,34 +29,42 @@ describe('HandlerFunction', () => {
       deletionProtection: false,
     });
     const stageConfig = stageConfigs.dev;
-    plain = new HandlerFunction(stack, 'Plain', { entry, serviceName: 'plain', stageConfig });
+    plain = new HandlerFunction(stack, 'Plain', {
+      entry,
+      serviceName: ServiceNames.websocketAuthorizer,
+      stageConfig,
+    });
     reader = new HandlerFunction(stack, 'Reader', {
       entry,
-      serviceName: 'reader',
+      serviceName: ServiceNames.websocketMessages,
       stageConfig,
       memorySize: 512,
       timeout: Duration.seconds(3),
       environment: { EXTRA: 'yes' },
     }).bindTable('TABLE_NAME', table, 'read');
-    writer = new HandlerFunction(stack, 'Writer', { entry, serviceName: 'writer', stageConfig }).bindTable(
-      'TABLE_NAME',
-      table,
-      'readWrite',
-    );
-    deleter = new HandlerFunction(stack, 'Deleter', { entry, serviceName: 'deleter', stageConfig }).bindTable(
-      'TABLE_NAME',
-      table,
-      'readDelete',
-    );
+    writer = new HandlerFunction(stack, 'Writer', {
+      entry,
+      serviceName: ServiceNames.websocketConnection,
+      stageConfig,
+    }).bindTable('TABLE_NAME', table, 'readWrite');
+    deleter = new HandlerFunction(stack, 'Deleter', {
+      entry,
+      serviceName: ServiceNames.broadcast,
+      stageConfig,
+    }).bindTable('TABLE_NAME', table, 'readDelete');
     indexReader = new HandlerFunction(stack, 'IndexReader', {
       entry,
-      serviceName: 'index-reader',
+      serviceName: ServiceNames.fanOutWorker,
       stageConfig,
     }).bindTable('TABLE_NAME', table, 'read', { indexes: ['byTopic'] });
     template = Template.fromStack(stack);
 
     const prodStack = new Stack(new App({ context: cdkJsonContext() }), 'Prod');
-    new HandlerFunction(prodStack, 'Plain', { entry, serviceName: 'plain', stageConfig: stageConfigs.prod });
+    new HandlerFunction(prodStack, 'Plain', {
+      entry,
+      serviceName: ServiceNames.websocketAuthorizer,
+      stageConfig: stageConfigs.prod,
+    });
     prodTemplate = Template.fromStack(prodStack);
   });
 
@@ -67,7 +76,7 @@ describe('HandlerFunction', () => {
         Handler: 'index.handler',
         MemorySize: 256,
         Timeout: 10,
-        Environment: { Variables: { STAGE: 'dev', POWERTOOLS_SERVICE_NAME: 'plain' } },
+        Environment: { Variables: { STAGE: 'dev', POWERTOOLS_SERVICE_NAME: 'websocket-authorizer' } },
       }),
       Metadata: { [ENTRY_METADATA_KEY]: entry },
     });
@@ -81,7 +90,7 @@ describe('HandlerFunction', () => {
       Environment: {
         Variables: {
           STAGE: 'dev',
-          POWERTOOLS_SERVICE_NAME: 'reader',
+          POWERTOOLS_SERVICE_NAME: 'websocket-messages',
           EXTRA: 'yes',
           TABLE_NAME: Match.anyValue(),
         },
@@ -103,15 +112,32 @@ describe('HandlerFunction', () => {
     });
   });
 
-  it('has a role that can write its own log group and nothing else until granted', () => {
+  it('has a role that can write its own log group and its traces, and nothing else until granted', () => {
     expect(statementsOf(template, plain)).toEqual([
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: { 'Fn::GetAtt': [logicalIdOf(plain.logGroup), 'Arn'] },
       },
+      {
+        Effect: 'Allow',
+        Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+        Resource: '*',
+      },
     ]);
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+
+  it('traces every invocation with X-Ray (active tracing)', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(5);
+    for (const fn of functions) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    }
+  });
+
+  it('keeps its service name, for the dashboard', () => {
+    expect(plain.serviceName).toBe('websocket-authorizer');
   });
 
   it('binds a table as a name variable plus exactly the item actions of its access level', () => {
@@ -173,7 +199,7 @@ describe('HandlerFunction', () => {
       () =>
         new HandlerFunction(stack, 'Fn', {
           entry: '/tmp/handler.ts',
-          serviceName: 'x',
+          serviceName: ServiceNames.commentsApi,
           stageConfig: stageConfigs.dev,
         }),
     ).toThrow(/relative to the repository root/);

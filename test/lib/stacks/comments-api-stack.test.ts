@@ -124,7 +124,7 @@ describe('CommentsApiStack', () => {
       ProtocolType: 'HTTP',
       CorsConfiguration: {
         AllowOrigins: ['*'],
-        AllowHeaders: ['content-type', 'authorization'],
+        AllowHeaders: ['content-type', 'authorization', 'x-correlation-id'],
         AllowMethods: Match.arrayEquals(['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS']),
         MaxAge: 3600,
       },
@@ -239,6 +239,8 @@ describe('CommentsApiStack', () => {
     expect(actions.filter((action) => !action.startsWith('dynamodb:'))).toEqual([
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
       'execute-api:Invoke',
     ]);
     expect(actions).not.toContain('execute-api:ManageConnections');

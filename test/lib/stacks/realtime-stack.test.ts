@@ -281,10 +281,12 @@ describe('RealtimeStack', () => {
       expect(refersTo(env.AUTH_AUDIENCE, data.identity.userPoolClient!)).toBe(true);
     });
 
-    it('gives the authorizer function no table and no API access: it only writes its logs', () => {
+    it('gives the authorizer function no table and no API access: it only writes its logs and traces', () => {
       expect(statementsOf(template, stack.authorizerHandler).flatMap(actionsOf)).toEqual([
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
       ]);
     });
 
