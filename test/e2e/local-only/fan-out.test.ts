@@ -1,12 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { FanOutBatch } from '../../../lambda/broadcast/fan-out-batch';
 import type { Comment, Post } from '../../../lambda/shared/protocol';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import type { DeadLetter } from '../../../local/lambda-invoke-api';
-import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../../../local/local-stack';
 import { CommentsApiClient } from '../comments-api-client';
+import { signedBroadcast } from '../signed-broadcast';
 import { documentClient, eventually, loadTarget, subscriberIds, tokenFor, type E2eTarget } from '../target';
 import { TestClient } from '../ws-client';
 
@@ -96,27 +94,12 @@ it('answers a large broadcast with 202 once its batches are queued, not delivere
     type: 'comment.created',
     data: { postId: post.id, comment: { id: 'direct' } },
   });
-  const url = new URL(`${target.broadcastUrl}/broadcast/comments`);
-  const signed = await new SignatureV4({
-    service: 'execute-api',
-    region: 'us-east-1',
-    credentials: { accessKeyId: LOCAL_ACCESS_KEY_ID, secretAccessKey: LOCAL_SECRET_ACCESS_KEY },
-    sha256: Hash.bind(null, 'sha256'),
-  }).sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    query: {},
-    headers: { host: url.host, 'content-type': 'application/json' },
-    body,
-  });
+  const { url, headers } = await signedBroadcast(target, body);
 
   // Act
   const response = await fetch(url, {
     method: 'POST',
-    headers: signed.headers as Record<string, string>,
+    headers,
     body,
   });
 

@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../lambda/shared/table-schema';
 import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
 import { LocalIssuer } from '../../../local/local-issuer';
-import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../../../local/local-stack';
 import { CommentsApiClient } from '../comments-api-client';
-import { documentClient, loadTarget, tokenFor, type E2eTarget } from '../target';
+import { broadcastSigner, signedBroadcast } from '../signed-broadcast';
+import { documentClient, eventually, loadTarget, tokenFor, type E2eTarget } from '../target';
 import { TestClient } from '../ws-client';
 
 /**
@@ -61,9 +59,20 @@ async function badTokens(): Promise<Record<string, string>> {
   };
 }
 
-/** Counted the way the broadcast API counts: the repository's own paged COUNT query. */
-function connectionCount(): Promise<number> {
-  return new DynamoConnectionRepository(db, target.connectionsTableName, 0).countConnections();
+/**
+ * Live connections, counted the way the broadcast API counts them, once the count has settled: clients of
+ * earlier test files may still be disconnecting, and their rows going away must not look like ours.
+ */
+async function connectionCount(): Promise<number> {
+  const repository = new DynamoConnectionRepository(db, target.connectionsTableName, 0);
+  let previous = await repository.countConnections();
+  return eventually(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const current = await repository.countConnections();
+    const settled = current === previous;
+    previous = current;
+    return settled ? current : undefined;
+  });
 }
 
 /** The HTTP status of a refused upgrade, or 101 when the socket opened. */
@@ -162,32 +171,6 @@ describe('comments API writes', () => {
 });
 
 describe('broadcast API (AWS_IAM)', () => {
-  const signer = (accessKeyId = LOCAL_ACCESS_KEY_ID, secretAccessKey = LOCAL_SECRET_ACCESS_KEY) =>
-    new SignatureV4({
-      service: 'execute-api',
-      region: 'us-east-1',
-      credentials: { accessKeyId, secretAccessKey },
-      sha256: Hash.bind(null, 'sha256'),
-    });
-
-  async function signedRequest(body: string, options: { signingDate?: Date; signer?: SignatureV4 } = {}) {
-    const url = new URL(`${target.broadcastUrl}/broadcast/comments`);
-    const signed = await (options.signer ?? signer()).sign(
-      {
-        method: 'POST',
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: url.pathname,
-        query: {},
-        headers: { host: url.host, 'content-type': 'application/json' },
-        body,
-      },
-      options.signingDate ? { signingDate: options.signingDate } : {},
-    );
-    return { url, headers: signed.headers as Record<string, string> };
-  }
-
   async function listenerOn(postId: string): Promise<TestClient> {
     const client = await TestClient.connect(target.webSocketUrl, await tokenFor(target, 'listener'));
     await client.subscribe(postId);
@@ -198,11 +181,14 @@ describe('broadcast API (AWS_IAM)', () => {
     const post = await alice.createPost('Broadcast target');
     const listener = await listenerOn(post.id);
     const body = JSON.stringify({ type: 'comment.created', data: { postId: post.id, forged: true } });
-    const tampered = await signedRequest(
+    const tampered = await signedBroadcast(
+      target,
       JSON.stringify({ type: 'comment.created', data: { postId: post.id } }),
     );
-    const stale = await signedRequest(body, { signingDate: new Date(Date.now() - 10 * 60 * 1000) });
-    const wrongKey = await signedRequest(body, { signer: signer('AKIDEXAMPLE', 'not-the-secret') });
+    const stale = await signedBroadcast(target, body, { signingDate: new Date(Date.now() - 10 * 60 * 1000) });
+    const wrongKey = await signedBroadcast(target, body, {
+      signer: broadcastSigner('AKIDEXAMPLE', 'not-the-secret'),
+    });
 
     const attempts: Record<string, RequestInit> = {
       unsigned: { method: 'POST', headers: { 'content-type': 'application/json' }, body },
@@ -215,7 +201,10 @@ describe('broadcast API (AWS_IAM)', () => {
       expect({ reason, status: response.status }).toEqual({ reason, status: 403 });
     }
 
-    const valid = await signedRequest(JSON.stringify({ type: 'marker', data: { postId: post.id } }));
+    const valid = await signedBroadcast(
+      target,
+      JSON.stringify({ type: 'marker', data: { postId: post.id } }),
+    );
     const accepted = await fetch(valid.url, {
       method: 'POST',
       headers: valid.headers,
