@@ -261,7 +261,8 @@ export class DynamoCommentRepository implements CommentRepository {
 
   async getPost(postId: string): Promise<Post | undefined> {
     const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: this.postKey(postId) }),
+      // Strongly consistent: a client that subscribes right after creating the post must find it.
+      new GetCommand({ TableName: this.tableName, Key: this.postKey(postId), ConsistentRead: true }),
     );
     return result.Item ? toPost(result.Item) : undefined;
   }
@@ -300,7 +301,12 @@ export class DynamoCommentRepository implements CommentRepository {
 
   async getComment(postId: string, commentId: string): Promise<Comment | undefined> {
     const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: this.commentKey(postId, commentId) }),
+      // Strongly consistent: an edit right after the create must not see a 404.
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.commentKey(postId, commentId),
+        ConsistentRead: true,
+      }),
     );
     return result.Item ? toComment(result.Item) : undefined;
   }

@@ -67,6 +67,11 @@ export interface CommentsListEvent {
      * the retention window, so it must drop what it had and start again from this list.
      */
     reset?: boolean;
+    /**
+     * True when the newest comments were left out to keep the message under API Gateway's 128 KB limit:
+     * page the rest from the comments API (`GET /posts/{id}/comments`).
+     */
+    truncated?: boolean;
   };
 }
 export interface SubscribedEvent {

@@ -2,9 +2,12 @@ import type { CommentRepository } from '../shared/comment-repository';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { encodeEvent, type ConnectionNotifier, type DeliveryResult } from '../shared/connection-notifier';
 import {
+  byteLength,
   ErrorCodes,
   errorEvent,
   type ClientMessage,
+  type Comment,
+  type CommentsListEvent,
   type ProtocolError,
   type SequencedChangeEvent,
   type ServerEvent,
@@ -129,8 +132,10 @@ export class SubscriptionService {
   }
 
   /**
-   * The comments as of `seq` or later: `seq` was read (consistently) before the page, which is read
-   * consistently too, so the page reflects at least every event up to `seq`.
+   * The comments and the seq they stand at. `seq` was read (consistently) before the page, so the page
+   * reflects at least every event up to it; reading the seq again after the page and retrying until the two
+   * agree makes `seq` exact, so a live event after it is never already in the snapshot. Under constant
+   * writes the last pair is sent as is: a client may then see a change twice, never miss one.
    */
   private async sendSnapshot(
     client: ClientConnection,
@@ -138,12 +143,17 @@ export class SubscriptionService {
     seq: number,
     reset: boolean,
   ): Promise<void> {
-    const { comments } = await this.comments.listComments(postId, {
-      limit: this.snapshotLimit,
-      consistent: true,
-    });
-    const data = { postId, comments, count: comments.length, seq };
-    await this.reply(client, { type: 'comments.list', data: reset ? { ...data, reset: true } : data });
+    const readPage = async () =>
+      (await this.comments.listComments(postId, { limit: this.snapshotLimit, consistent: true })).comments;
+    let atSeq = seq;
+    let comments = await readPage();
+    for (let attempt = 0; attempt < SNAPSHOT_SEQ_ATTEMPTS; attempt += 1) {
+      const after = await this.comments.getLastSeq(postId);
+      if (after === undefined || after === atSeq) break;
+      atSeq = after;
+      comments = await readPage();
+    }
+    await this.reply(client, snapshotEvent(postId, comments, atSeq, reset));
   }
 
   /**
@@ -231,4 +241,40 @@ export class SubscriptionService {
     }
     return result;
   }
+}
+
+/** How often a snapshot re-reads the page when the post's seq moved while it was read. */
+const SNAPSHOT_SEQ_ATTEMPTS = 3;
+
+/**
+ * API Gateway refuses a pushed message over 128 KB (413), which would leave a subscriber without its
+ * snapshot. Keep well under it: the newest comments that do not fit are left out and the snapshot says so
+ * (`truncated`), so the client can page the rest from the comments API.
+ */
+export const MAX_SNAPSHOT_BYTES = 120 * 1024;
+
+export function snapshotEvent(
+  postId: string,
+  comments: Comment[],
+  seq: number,
+  reset: boolean,
+): CommentsListEvent {
+  const build = (page: Comment[], truncated: boolean): CommentsListEvent => ({
+    type: 'comments.list',
+    data: {
+      postId,
+      comments: page,
+      count: page.length,
+      seq,
+      ...(reset ? { reset: true } : {}),
+      ...(truncated ? { truncated: true } : {}),
+    },
+  });
+  let kept = comments;
+  let event = build(kept, false);
+  while (kept.length > 0 && byteLength(JSON.stringify(event)) > MAX_SNAPSHOT_BYTES) {
+    kept = kept.slice(0, -1);
+    event = build(kept, true);
+  }
+  return event;
 }

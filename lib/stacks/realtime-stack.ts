@@ -92,6 +92,8 @@ export class RealtimeStack extends Stack {
       serviceName: ServiceNames.websocketMessages,
       description: 'WebSocket subscribe, unsubscribe, ping and $default',
       stageConfig,
+      // A resubscribe may replay up to 500 events one push at a time: more than the default 10 s.
+      timeout: Duration.seconds(29),
       environment: {
         [EnvNames.connectionTtlSeconds]: connectionTtl,
         [EnvNames.maxSubscriptions]: String(stageConfig.maxSubscriptionsPerConnection),

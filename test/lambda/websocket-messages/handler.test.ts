@@ -169,7 +169,8 @@ describe('subscribe', () => {
       ExpressionAttributeValues: { ':pk': 'conn-1', ':prefix': 'sub#' },
       Select: 'COUNT',
     });
-    expect(sentCommands()).toEqual(['Get', 'Query', 'Put', 'Get', 'Query']);
+    // Post, subscription count, subscription, seq, page, seq again (unchanged: the snapshot is exact).
+    expect(sentCommands()).toEqual(['Get', 'Query', 'Put', 'Get', 'Query', 'Get']);
     expect(pushed()).toEqual([
       { connectionId: 'conn-1', event: { type: 'subscribed', data: { postId: 'p1' } } },
       {

@@ -4,6 +4,8 @@ import type { ConnectionRepository } from '../../../lambda/shared/connection-rep
 import { ErrorCodes, type Comment, type SequencedChangeEvent } from '../../../lambda/shared/protocol';
 import { metrics } from '../../../lambda/shared/telemetry';
 import {
+  MAX_SNAPSHOT_BYTES,
+  snapshotEvent,
   SubscriptionService,
   type ClientConnection,
 } from '../../../lambda/websocket-messages/subscription-service';
@@ -148,6 +150,8 @@ describe('SubscriptionService', () => {
       'send conn-1 subscribed',
       'seq p1',
       'list p1',
+      // The seq is read again after the page: unchanged, so the snapshot stands exactly at it.
+      'seq p1',
       'send conn-1 comments.list',
     ]);
     expect(comments.listComments).toHaveBeenCalledWith('p1', { limit: 10, consistent: true });
@@ -413,6 +417,8 @@ describe('SubscriptionService', () => {
       'send conn-1 subscribed',
       'seq p3',
       'list p3',
+      // The seq is read again after the page: unchanged, so the snapshot stands exactly at it.
+      'seq p3',
       'send conn-1 comments.list',
     ]);
   });
@@ -463,5 +469,42 @@ describe('SubscriptionService', () => {
 
     // Assess
     expect(addMetric).not.toHaveBeenCalled();
+  });
+});
+
+describe('snapshotEvent', () => {
+  const comment = (i: number, content: string) => ({
+    id: `c${i}`,
+    postId: 'p1',
+    userId: 'u1',
+    content,
+    createdAt: '2026-11-26T00:00:00.000Z',
+  });
+
+  it('keeps a snapshot that fits whole, without a truncated mark', () => {
+    // Prepare
+    const comments = [comment(1, 'short'), comment(2, 'also short')];
+
+    // Act
+    const event = snapshotEvent('p1', comments, 7, false);
+
+    // Assess
+    expect(event).toEqual({ type: 'comments.list', data: { postId: 'p1', comments, count: 2, seq: 7 } });
+  });
+
+  it('leaves out the newest comments past API Gateway’s message limit and says so', () => {
+    // Prepare: 100 comments of 2,000 characters are ~210 KB encoded, well over 128 KB.
+    const comments = Array.from({ length: 100 }, (_, i) => comment(i, 'x'.repeat(2000)));
+
+    // Act
+    const event = snapshotEvent('p1', comments, 100, true);
+
+    // Assess
+    expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThanOrEqual(MAX_SNAPSHOT_BYTES);
+    expect(event.data.truncated).toBe(true);
+    expect(event.data.reset).toBe(true);
+    expect(event.data.count).toBe(event.data.comments.length);
+    expect(event.data.comments).toEqual(comments.slice(0, event.data.comments.length));
+    expect(event.data.comments.length).toBeGreaterThan(50);
   });
 });
