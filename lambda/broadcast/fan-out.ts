@@ -21,8 +21,11 @@ export interface FanOutCounts {
 export interface FanOutResult extends FanOutCounts {
   /** Stale connections whose rows could not be deleted; TTL reaps them later. */
   cleanupFailures: number;
-  /** The connections counted in `failed`, so that a caller can hand exactly these on. */
-  failedConnectionIds: string[];
+  /**
+   * The connections counted in `failed` whose last error may pass (throttled, 5xx, network), so that a
+   * caller can hand exactly these on. A refusal for good (403, 413) is counted and logged, never retried.
+   */
+  retryableFailedConnectionIds: string[];
 }
 
 export interface FanOutDependencies {
@@ -44,7 +47,7 @@ export const emptyFanOutResult = (): FanOutResult => ({
   retried: 0,
   failed: 0,
   cleanupFailures: 0,
-  failedConnectionIds: [],
+  retryableFailedConnectionIds: [],
 });
 
 /** Adds `part` into `total` (for a broadcast that delivers some batches itself). */
@@ -55,7 +58,7 @@ export function addFanOutResult(total: FanOutResult, part: FanOutResult): void {
   total.retried += part.retried;
   total.failed += part.failed;
   total.cleanupFailures += part.cleanupFailures;
-  total.failedConnectionIds.push(...part.failedConnectionIds);
+  total.retryableFailedConnectionIds.push(...part.retryableFailedConnectionIds);
 }
 
 /** Emits the outcome counts as metrics (each function's own service dimension tells who sent them). */
@@ -114,7 +117,7 @@ export async function fanOut(
         return;
       case 'failed':
         result.failed += 1;
-        result.failedConnectionIds.push(connectionId);
+        if (outcome.retryable === true) result.retryableFailedConnectionIds.push(connectionId);
         logger.error('Delivery to connection failed', {
           connectionId,
           errorName: outcome.error?.name,

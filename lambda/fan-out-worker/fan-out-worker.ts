@@ -95,7 +95,9 @@ export class FanOutWorker {
       handedOn: 0,
     };
     logger.info('Fan-out batch delivered', { ...summary });
-    if (failed === 0) return summary;
+    const retryable = result.retryableFailedConnectionIds;
+    // Refusals for good (403, 413) are counted and logged above; handing them on would only fail again.
+    if (retryable.length === 0) return summary;
 
     if (delivered === 0) {
       countMetric(MetricNames.fanOutBatchFailures);
@@ -104,7 +106,7 @@ export class FanOutWorker {
     const next: FanOutBatch = {
       ...batch,
       generation: batch.generation + 1,
-      connectionIds: result.failedConnectionIds,
+      connectionIds: retryable,
     };
     try {
       await this.options.dispatcher.dispatch(next);
@@ -119,6 +121,6 @@ export class FanOutWorker {
       throw error;
     }
     countMetric(MetricNames.fanOutBatchesHandedOn);
-    return { ...summary, handedOn: failed };
+    return { ...summary, handedOn: retryable.length };
   }
 }

@@ -77,7 +77,7 @@ describe('fanOut', () => {
 
     // Assess
     expect(result).toMatchObject({ connectionCount: 2, delivered: 2, stale: 0, retried: 1, failed: 0 });
-    expect(result.failedConnectionIds).toEqual([]);
+    expect(result.retryableFailedConnectionIds).toEqual([]);
     expect(pushes('a')).toBe(2);
     expect(pushes('b')).toBe(1);
     // Full jitter: random 0.5 of the first ceiling, baseDelayMs.
@@ -95,7 +95,7 @@ describe('fanOut', () => {
 
     // Assess
     expect(result).toMatchObject({ connectionCount: 2, delivered: 1, stale: 0, retried: 5, failed: 1 });
-    expect(result.failedConnectionIds).toEqual(['a']);
+    expect(result.retryableFailedConnectionIds).toEqual(['a']);
     expect(pushes('a')).toBe(6);
     // Ceilings 100, 200, 400, 800, then capped at 1000; random 0.5 of each.
     expect(delays).toEqual([50, 100, 200, 400, 500]);
@@ -149,7 +149,8 @@ describe('fanOut', () => {
 
     // Assess
     expect(result).toMatchObject({ delivered: 0, stale: 0, retried: 0, failed: 1 });
-    expect(result.failedConnectionIds).toEqual(['a']);
+    // Refused for good: nothing for a later generation to retry.
+    expect(result.retryableFailedConnectionIds).toEqual([]);
     expect(pushes('a')).toBe(1);
     expect(removed).toEqual([]);
     expect(delays).toEqual([]);

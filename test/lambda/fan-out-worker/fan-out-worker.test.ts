@@ -103,18 +103,30 @@ describe('FanOutWorker', () => {
     expect(handedOn).toEqual([]);
   });
 
-  it('hands on exactly the ids that still failed, as the next generation, and succeeds', async () => {
-    // Prepare
+  it('hands on exactly the ids that failed with a retryable error, as the next generation, and succeeds', async () => {
+    // Prepare: b keeps failing with a retryable error, d is refused for good (403/413).
     const { worker: subject, sent, handedOn } = worker({ b: failure(true), d: failure(false) });
 
     // Act
     const summary = await subject.deliver(batchOf(['a', 'b', 'c', 'd']));
 
     // Assess
-    expect(summary).toMatchObject({ delivered: 2, retried: 1, failed: 2, handedOn: 2 });
+    expect(summary).toMatchObject({ delivered: 2, retried: 1, failed: 2, handedOn: 1 });
     expect(sent.filter((push) => push.connectionId === 'b')).toHaveLength(2);
-    expect(handedOn).toEqual([{ ...batchOf(['b', 'd'], 2), connectionIds: expect.any(Array) }]);
-    expect(handedOn[0]?.connectionIds.sort()).toEqual(['b', 'd']);
+    expect(sent.filter((push) => push.connectionId === 'd')).toHaveLength(1);
+    expect(handedOn).toEqual([{ ...batchOf(['b'], 2), connectionIds: ['b'] }]);
+  });
+
+  it('neither retries nor dead-letters connections refused for good, even when none was reached', async () => {
+    // Prepare
+    const { worker: subject, handedOn } = worker({ a: failure(false), b: failure(false) });
+
+    // Act
+    const summary = await subject.deliver(batchOf(['a', 'b']));
+
+    // Assess
+    expect(summary).toMatchObject({ delivered: 0, failed: 2, handedOn: 0 });
+    expect(handedOn).toEqual([]);
   });
 
   it('fails when it reached none of its connections, so Lambda retries the event as is', async () => {
