@@ -2,9 +2,9 @@ import { Agent } from 'node:http';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { executeApiSigner, signExecuteApiRequest } from '../lambda/comments-api/sigv4-transport';
 import type { BroadcastEnvelope, Comment, Post } from '../lambda/shared/protocol';
+import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../local/local-stack';
 import { loadTargetFile } from '../test/e2e/target';
 
 /**
@@ -104,43 +104,15 @@ export async function webSocketConnectUrl(target: BenchTarget, userId: string): 
 }
 
 /**
- * The credentials the local stack's IAM check accepts: those its own functions run with
- * (LOCAL_ACCESS_KEY_ID / LOCAL_SECRET_ACCESS_KEY in local/local-stack.ts). A stack without the check
- * accepts any signature. Override with BENCH_ACCESS_KEY_ID / BENCH_SECRET_ACCESS_KEY.
+ * The credentials the local stack's IAM check accepts: those its own functions run with. A stack without
+ * the check accepts any signature. Override with BENCH_ACCESS_KEY_ID / BENCH_SECRET_ACCESS_KEY.
  */
 const SIGNING_CREDENTIALS = {
-  accessKeyId: process.env.BENCH_ACCESS_KEY_ID || 'local',
-  secretAccessKey: process.env.BENCH_SECRET_ACCESS_KEY || 'local-secret',
+  accessKeyId: process.env.BENCH_ACCESS_KEY_ID || LOCAL_ACCESS_KEY_ID,
+  secretAccessKey: process.env.BENCH_SECRET_ACCESS_KEY || LOCAL_SECRET_ACCESS_KEY,
 };
 const REGION = 'us-east-1';
-
-const signer = new SignatureV4({
-  service: 'execute-api',
-  region: REGION,
-  credentials: SIGNING_CREDENTIALS,
-  sha256: Hash.bind(null, 'sha256'),
-});
-
-/** SigV4 headers for an IAM-authorised API Gateway route (execute-api). */
-async function sigV4Headers(
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  body: string | undefined,
-): Promise<Record<string, string>> {
-  const parsed = new URL(url);
-  const signed = await signer.sign({
-    method,
-    protocol: parsed.protocol,
-    hostname: parsed.hostname,
-    ...(parsed.port ? { port: Number(parsed.port) } : {}),
-    path: parsed.pathname,
-    query: Object.fromEntries(parsed.searchParams),
-    headers: { ...headers, host: parsed.host },
-    ...(body === undefined ? {} : { body }),
-  });
-  return signed.headers as Record<string, string>;
-}
+const signer = executeApiSigner(REGION, SIGNING_CREDENTIALS);
 
 async function request(
   url: string,
@@ -157,7 +129,13 @@ async function request(
     ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     ...init.headers,
   };
-  if (init.sign) headers = await sigV4Headers(init.method, url, headers, body);
+  if (init.sign) {
+    headers = await signExecuteApiRequest(signer, url, {
+      method: init.method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
+  }
   // fetch sets host itself; sending the signed one too would be refused as a forbidden header anyway.
   delete headers.host;
   let response: Response;

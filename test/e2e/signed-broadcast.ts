@@ -1,5 +1,5 @@
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { executeApiSigner, signExecuteApiRequest } from '../../lambda/comments-api/sigv4-transport';
 import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../../local/local-stack';
 import type { E2eTarget } from './target';
 
@@ -8,12 +8,7 @@ export function broadcastSigner(
   accessKeyId = LOCAL_ACCESS_KEY_ID,
   secretAccessKey = LOCAL_SECRET_ACCESS_KEY,
 ): SignatureV4 {
-  return new SignatureV4({
-    service: 'execute-api',
-    region: 'us-east-1',
-    credentials: { accessKeyId, secretAccessKey },
-    sha256: Hash.bind(null, 'sha256'),
-  });
+  return executeApiSigner('us-east-1', { accessKeyId, secretAccessKey });
 }
 
 /** Signs a `POST /broadcast/comments` the way the comments Lambda does; returns the URL and headers to send. */
@@ -23,18 +18,11 @@ export async function signedBroadcast(
   options: { signingDate?: Date; signer?: SignatureV4 } = {},
 ): Promise<{ url: URL; headers: Record<string, string> }> {
   const url = new URL(`${target.broadcastUrl}/broadcast/comments`);
-  const signed = await (options.signer ?? broadcastSigner()).sign(
-    {
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      query: {},
-      headers: { host: url.host, 'content-type': 'application/json' },
-      body,
-    },
-    options.signingDate ? { signingDate: options.signingDate } : {},
+  const headers = await signExecuteApiRequest(
+    options.signer ?? broadcastSigner(),
+    url.toString(),
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body },
+    options.signingDate,
   );
-  return { url, headers: signed.headers as Record<string, string> };
+  return { url, headers };
 }
