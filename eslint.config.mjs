@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import layers from './eslint/layer-boundaries.mjs';
 
 export default tseslint.config(
   {
@@ -22,7 +23,10 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    plugins: { layers },
     rules: {
+      // The import rules between contracts/, lambda/, lib/, local/, client/, bench/ and test/.
+      'layers/layer-boundaries': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': [
         'error',

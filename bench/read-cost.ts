@@ -1,6 +1,6 @@
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionRepository } from '../lambda/shared/connection-repository';
-import { connectionKeys } from '../lambda/shared/table-schema';
+import { connectionKeys } from '../contracts/table-schema';
 import { documentClient, type BenchTarget } from './target';
 
 /** What the reads of one broadcast cost, as DynamoDB reports it (ReturnConsumedCapacity: TOTAL). */

@@ -3,7 +3,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { executeApiSigner, signExecuteApiRequest } from '../lambda/comments-api/sigv4-transport';
-import type { BroadcastEnvelope, Comment, Post } from '../lambda/shared/protocol';
+import type { BroadcastEnvelope, Comment, Post } from '../contracts/protocol';
 import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../local/local-stack';
 import { loadTargetFile } from '../test/e2e/target';
 

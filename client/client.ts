@@ -5,7 +5,7 @@ import {
   type ClientMessage,
   type CommentsListEvent,
   type ErrorEvent,
-} from '../lambda/shared/protocol';
+} from '../contracts/protocol';
 import { Backoff, backoffDelay, resolveBackoff, type BackoffOptions } from './backoff';
 import { ClientErrorCodes, RealtimeCommentsError } from './errors';
 import { PostStream, type CommentEvent, type StreamStep } from './post-stream';

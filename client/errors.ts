@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../lambda/shared/protocol';
+import type { ErrorCode } from '../contracts/protocol';
 
 /** Failures the client itself detects, beside the server's protocol error codes. */
 export const ClientErrorCodes = {

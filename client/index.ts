@@ -1,6 +1,6 @@
 /**
  * The realtime comments client SDK, for browsers and Node. Protocol types come from the one protocol
- * module (lambda/shared/protocol.ts) and are re-exported here, so applications import from one place.
+ * module (contracts/protocol.ts) and are re-exported here, so applications import from one place.
  */
 export {
   RealtimeCommentsClient,
@@ -24,5 +24,5 @@ export type {
   CommentsListEvent,
   ErrorCode,
   EventMeta,
-} from '../lambda/shared/protocol';
-export { ErrorCodes } from '../lambda/shared/protocol';
+} from '../contracts/protocol';
+export { ErrorCodes } from '../contracts/protocol';

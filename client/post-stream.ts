@@ -1,4 +1,4 @@
-import type { CommentCreatedEvent, CommentUpdatedEvent, CommentsListEvent } from '../lambda/shared/protocol';
+import type { CommentCreatedEvent, CommentUpdatedEvent, CommentsListEvent } from '../contracts/protocol';
 
 /** A change to one comment, live or replayed. */
 export type CommentEvent = CommentCreatedEvent | CommentUpdatedEvent;

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ID_PATTERN, isValidId } from '../lambda/shared/protocol';
+import { ID_PATTERN, isValidId } from '../contracts/protocol';
 import { DEFAULT_KEYS_FILE, LocalIssuer } from './local-issuer';
 
 async function main(): Promise<void> {

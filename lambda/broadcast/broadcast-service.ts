@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { ConnectionNotifier } from '../shared/connection-notifier';
 import { encodeEvent } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
-import { broadcastPostId, type BroadcastEnvelope } from '../shared/protocol';
+import { broadcastPostId, type BroadcastEnvelope } from '../../contracts/protocol';
 import { countMetric, durationMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
-import { forEachBounded } from './bounded-concurrency';
-import type { FanOutBatch, FanOutDispatcher } from './fan-out-batch';
+import { MetricNames } from '../../contracts/telemetry-names';
+import { forEachBounded } from '../fan-out/bounded-concurrency';
+import type { FanOutBatch, FanOutDispatcher } from '../fan-out/fan-out-batch';
 import {
   addFanOutResult,
   countFanOutMetrics,
@@ -14,7 +14,7 @@ import {
   fanOut,
   type FanOutCounts,
   type FanOutDependencies,
-} from './fan-out';
+} from '../fan-out/fan-out';
 
 /**
  * The broadcast API's answer. `connectionCount` is the audience. A small audience is delivered before

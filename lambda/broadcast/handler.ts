@@ -3,16 +3,16 @@ import { createDocumentClient, createLambdaClient, createManagementClient } from
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { correlationIdFromHeaders } from '../shared/correlation';
-import { requireEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
+import { correlationIdFromHeaders } from '../../contracts/correlation';
+import { requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { json, rawBody, toErrorResponse, type HttpResult } from '../shared/http';
-import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../shared/protocol';
+import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../../contracts/protocol';
 import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { BroadcastService } from './broadcast-service';
-import { LambdaFanOutDispatcher } from './fan-out-batch';
-import { fanOutConfigFromEnv } from './fan-out-config';
+import { LambdaFanOutDispatcher } from '../fan-out/fan-out-batch';
+import { fanOutConfigFromEnv } from '../fan-out/fan-out-config';
 
 const connectionsTable = connectionsTableConfig();
 const managementEndpoint = requireEnv(EnvNames.managementEndpoint);

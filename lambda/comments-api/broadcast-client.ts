@@ -1,7 +1,7 @@
-import { CORRELATION_ID_HEADER } from '../shared/correlation';
-import type { CommentChangeEvent } from '../shared/protocol';
+import { CORRELATION_ID_HEADER } from '../../contracts/correlation';
+import type { CommentChangeEvent } from '../../contracts/protocol';
 import { countMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 
 /** How the comments API tells connected clients about a change: the port the comment service depends on. */
 export interface BroadcastPublisher {

@@ -11,7 +11,7 @@ import {
   type Comment,
   type Post,
   type SequencedChangeEvent,
-} from '../shared/protocol';
+} from '../../contracts/protocol';
 import { logger } from '../shared/telemetry';
 import type { BroadcastPublisher } from './broadcast-client';
 

@@ -1,8 +1,8 @@
 import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoCommentRepository } from '../shared/comment-repository';
-import { correlationIdFromHeaders } from '../shared/correlation';
-import { intEnv, optionalEnv, requireEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
+import { correlationIdFromHeaders } from '../../contracts/correlation';
+import { intEnv, optionalEnv, requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { newId } from '../shared/ids';
 import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';

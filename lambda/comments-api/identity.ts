@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { UnauthorizedError } from '../shared/errors';
-import { isValidId } from '../shared/protocol';
+import { isValidId } from '../../contracts/protocol';
 import type { Actor } from './comment-service';
 
 export type { Actor };

@@ -3,7 +3,7 @@ import { ValidationError } from '../shared/errors';
 import { errorResponse, json, parseJsonBody, toErrorResponse, type HttpResult } from '../shared/http';
 import type { CommentService } from './comment-service';
 import { resolveActor } from './identity';
-import { CommentsApiRoutes, type CommentsApiRouteKey } from './route-keys';
+import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
 
 export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
 export type CommentsApiHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResult>;
@@ -40,7 +40,7 @@ function pageLimit(raw: string | undefined): number | undefined {
   return /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
 }
 
-/** The route table: one entry per route key in route-keys.ts, each parsing its request and shaping its answer. */
+/** The route table: one entry per route key in contracts/comments-api-routes.ts, each parsing its request and shaping its answer. */
 export function createRoutes(service: CommentService): Record<CommentsApiRouteKey, Route> {
   return {
     [CommentsApiRoutes.createPost]: async (event) => {

@@ -1,9 +1,9 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { requireEnv } from '../shared/env';
+import { requireEnv } from '../../contracts/env-reader';
 import { countMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 import type { HttpTransport } from './broadcast-client';
 
 /** Static credentials, or a provider of them (the SDK's provider chains are such providers). */

@@ -1,9 +1,9 @@
 import { encodeEvent, type ConnectionNotifier } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { countMetric, durationMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
-import type { FanOutBatch, FanOutDispatcher } from '../broadcast/fan-out-batch';
-import { countFanOutMetrics, fanOut, type FanOutCounts, type FanOutDependencies } from '../broadcast/fan-out';
+import { MetricNames } from '../../contracts/telemetry-names';
+import type { FanOutBatch, FanOutDispatcher } from '../fan-out/fan-out-batch';
+import { countFanOutMetrics, fanOut, type FanOutCounts, type FanOutDependencies } from '../fan-out/fan-out';
 
 export interface FanOutWorkerOptions {
   connections: ConnectionRepository;

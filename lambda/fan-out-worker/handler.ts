@@ -2,15 +2,15 @@ import { createDocumentClient, createLambdaClient, createManagementClient } from
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { requireEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
+import { requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { instrumented } from '../shared/telemetry';
 import {
   correlationIdOfBatchEvent,
   LambdaFanOutDispatcher,
   parseFanOutBatch,
-} from '../broadcast/fan-out-batch';
-import { fanOutConfigFromEnv } from '../broadcast/fan-out-config';
+} from '../fan-out/fan-out-batch';
+import { fanOutConfigFromEnv } from '../fan-out/fan-out-config';
 import { FanOutWorker, type FanOutWorkerSummary } from './fan-out-worker';
 
 const connectionsTable = connectionsTableConfig();

@@ -7,8 +7,8 @@ import {
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Comment, CommentUpdatedEvent, Post, SequencedChangeEvent } from './protocol';
-import { commentKeys, commentsTableSchema } from './table-schema';
+import type { Comment, CommentUpdatedEvent, Post, SequencedChangeEvent } from '../../contracts/protocol';
+import { commentKeys, commentsTableSchema } from '../../contracts/table-schema';
 
 export interface CommentPage {
   comments: Comment[];

@@ -3,7 +3,7 @@ import {
   PostToConnectionCommand,
   type ApiGatewayManagementApiClient,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { ServerEvent } from './protocol';
+import type { ServerEvent } from '../../contracts/protocol';
 
 /** What happened to one push: the fan-out counts each outcome. */
 export type DeliveryOutcome = 'delivered' | 'gone' | 'failed';

@@ -7,7 +7,11 @@ import {
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys, connectionsTableSchema } from './table-schema';
+import {
+  CONNECTIONS_BY_TOPIC_INDEX,
+  connectionKeys,
+  connectionsTableSchema,
+} from '../../contracts/table-schema';
 
 export interface NewConnection {
   connectionId: string;

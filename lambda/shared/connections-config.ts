@@ -1,5 +1,5 @@
-import { intEnv, requireEnv } from './env';
-import { EnvNames } from './env-names';
+import { intEnv, requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 
 /**
  * API Gateway closes every WebSocket connection after 2 hours; 2 h 15 min leaves a margin so TTL only

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DomainError, PayloadTooLargeError, ValidationError } from './errors';
 import { countMetric, logger } from './telemetry';
-import { MetricNames } from './telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 
 /** HTTP API (payload format 2.0) helpers shared by the comments and broadcast APIs. */
 

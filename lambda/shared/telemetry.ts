@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { METRICS_NAMESPACE, type MetricName } from './telemetry-names';
+import { METRICS_NAMESPACE, type MetricName } from '../../contracts/telemetry-names';
 
 /**
  * One logger, one metrics sink and one tracer per function. The service name comes from

@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { requireEnv } from './env';
-import { EnvNames } from './env-names';
-import { isValidId } from './protocol';
+import { requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
+import { isValidId } from '../../contracts/protocol';
 
 /** Who a verified token speaks for. `userId` is the token's `sub`; `claims` are the verified payload. */
 export interface VerifiedIdentity {

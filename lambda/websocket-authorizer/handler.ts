@@ -1,7 +1,7 @@
-import { booleanEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
+import { booleanEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 import { authConfigFromEnv, JwksTokenVerifier } from '../shared/token-verifier';
 import {
   allowConnect,

@@ -6,9 +6,9 @@ import type {
 import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { isValidId } from '../shared/protocol';
+import { isValidId } from '../../contracts/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 import { ConnectionService } from './connection-service';
 
 /**

@@ -4,11 +4,11 @@ import { DynamoCommentRepository } from '../shared/comment-repository';
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { intEnv, requireEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
-import { ErrorCodes, parseClientMessage } from '../shared/protocol';
+import { intEnv, requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
+import { ErrorCodes, parseClientMessage } from '../../contracts/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 import {
   DEFAULT_MAX_SUBSCRIPTIONS,
   SubscriptionService,

@@ -11,9 +11,9 @@ import {
   type ProtocolError,
   type SequencedChangeEvent,
   type ServerEvent,
-} from '../shared/protocol';
+} from '../../contracts/protocol';
 import { countMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 
 /** The connection a client message arrived on. */
 export interface ClientConnection {

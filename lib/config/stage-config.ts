@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../lambda/comments-api/route-keys';
+import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
 
 /** The stages this app can be synthesized for; `cdk synth -c stage=<name>`. */
 export const STAGE_NAMES = ['dev', 'prod'] as const;

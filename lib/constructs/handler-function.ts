@@ -6,8 +6,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { EnvNames } from '../../lambda/shared/env-names';
-import type { ServiceName } from '../../lambda/shared/telemetry-names';
+import { EnvNames } from '../../contracts/env-names';
+import type { ServiceName } from '../../contracts/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
 import { acknowledgeWildcardResource } from './nag-acknowledgement';
 

@@ -13,7 +13,7 @@ import {
   ServiceNames,
   type MetricName,
   type ServiceName,
-} from '../../lambda/shared/telemetry-names';
+} from '../../contracts/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
 import type { HandlerFunction } from './handler-function';
 

@@ -1,7 +1,7 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import type { KeyAttribute, TableSchema } from '../../lambda/shared/table-schema';
+import type { KeyAttribute, TableSchema } from '../../contracts/table-schema';
 
 export interface SchemaTableProps {
   /** Keys, indexes and TTL attribute, shared with the handlers and the local stack. */

@@ -5,10 +5,10 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { COMMENTS_API_ROUTE_KEYS, type CommentsApiRouteKey } from '../../lambda/comments-api/route-keys';
-import { CORRELATION_ID_HEADER } from '../../lambda/shared/correlation';
-import { EnvNames } from '../../lambda/shared/env-names';
-import { ServiceNames } from '../../lambda/shared/telemetry-names';
+import { COMMENTS_API_ROUTE_KEYS, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
+import { CORRELATION_ID_HEADER } from '../../contracts/correlation';
+import { EnvNames } from '../../contracts/env-names';
+import { ServiceNames } from '../../contracts/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
 import { createAccessLog } from '../constructs/access-log';
 import { HandlerFunction } from '../constructs/handler-function';

@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { commentsTableSchema, connectionsTableSchema } from '../../lambda/shared/table-schema';
+import { commentsTableSchema, connectionsTableSchema } from '../../contracts/table-schema';
 import type { StageConfig } from '../config/stage-config';
 import { Identity } from '../constructs/identity';
 import { SchemaTable } from '../constructs/schema-table';

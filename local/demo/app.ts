@@ -5,7 +5,7 @@
  * Comment text only ever reaches the DOM through textContent.
  */
 import { RealtimeCommentsClient, type CommentEvent, type ConnectionState } from '../../client';
-import type { Comment, CommentsListEvent, Post } from '../../lambda/shared/protocol';
+import type { Comment, CommentsListEvent, Post } from '../../contracts/protocol';
 
 interface DemoConfig {
   webSocketUrl: string;

@@ -5,7 +5,7 @@ import type {
   CommentUpdatedEvent,
   CommentsListEvent,
   ServerEvent,
-} from '../../lambda/shared/protocol';
+} from '../../contracts/protocol';
 import type { WebSocketConstructor, WebSocketErrorEvent } from '../../client';
 
 type Listener = (event: never) => void;

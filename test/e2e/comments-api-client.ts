@@ -1,4 +1,4 @@
-import type { Comment, Post } from '../../lambda/shared/protocol';
+import type { Comment, Post } from '../../contracts/protocol';
 import { tokenFor, type E2eTarget } from './target';
 
 /** The comments API as a client uses it, over real HTTP. */

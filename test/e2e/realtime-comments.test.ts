@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ServerEvent } from '../../lambda/shared/protocol';
+import type { ServerEvent } from '../../contracts/protocol';
 import { CommentsApiClient } from './comments-api-client';
 import {
   connectionRows,

@@ -1,6 +1,6 @@
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SequencedChangeEvent, ServerEvent } from '../../lambda/shared/protocol';
-import { commentKeys, commentsTableSchema } from '../../lambda/shared/table-schema';
+import type { SequencedChangeEvent, ServerEvent } from '../../contracts/protocol';
+import { commentKeys, commentsTableSchema } from '../../contracts/table-schema';
 import { CommentsApiClient } from './comments-api-client';
 import { documentClient, loadTarget, tokenFor, type E2eTarget } from './target';
 import { TestClient } from './ws-client';

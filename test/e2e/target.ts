@@ -5,7 +5,7 @@ import {
   CONNECTIONS_BY_TOPIC_INDEX,
   connectionKeys,
   connectionsTableSchema,
-} from '../../lambda/shared/table-schema';
+} from '../../contracts/table-schema';
 
 /**
  * Where the e2e suite points: the local stack the global setup started, or a deployed stage whose

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { parseServerEvent, type ClientMessage, type ServerEvent } from '../../lambda/shared/protocol';
+import { parseServerEvent, type ClientMessage, type ServerEvent } from '../../contracts/protocol';
 
 /**
  * A real WebSocket client for the e2e suite: records every server event and lets a test wait for the

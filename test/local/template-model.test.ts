@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
-import { COMMENTS_API_ROUTE_KEYS } from '../../lambda/comments-api/route-keys';
-import { EnvNames } from '../../lambda/shared/env-names';
+import { COMMENTS_API_ROUTE_KEYS } from '../../contracts/comments-api-routes';
+import { EnvNames } from '../../contracts/env-names';
 import { buildApp } from '../../lib/app';
 import { resolveStageConfig } from '../../lib/config/stage-config';
 import {

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { FanOutBatch } from '../../../lambda/broadcast/fan-out-batch';
-import type { Comment, Post } from '../../../lambda/shared/protocol';
+import type { FanOutBatch } from '../../../lambda/fan-out/fan-out-batch';
+import type { Comment, Post } from '../../../contracts/protocol';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import type { DeadLetter } from '../../../local/lambda-invoke-api';
 import { CommentsApiClient } from '../comments-api-client';

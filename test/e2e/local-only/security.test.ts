@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../lambda/shared/table-schema';
+import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../contracts/table-schema';
 import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
 import { LocalIssuer } from '../../../local/local-issuer';
 import { CommentsApiClient } from '../comments-api-client';

@@ -1,5 +1,5 @@
 import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/broadcast/broadcast-service';
-import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/broadcast/fan-out-batch';
+import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/fan-out/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
 import { metrics } from '../../../lambda/shared/telemetry';

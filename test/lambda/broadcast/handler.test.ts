@@ -7,7 +7,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { MAX_BROADCAST_BYTES } from '../../../lambda/shared/protocol';
+import { MAX_BROADCAST_BYTES } from '../../../contracts/protocol';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
 import { captureLogs } from '../fixtures/log-capture';
 

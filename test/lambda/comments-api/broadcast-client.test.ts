@@ -3,7 +3,7 @@ import {
   type HttpTransport,
   type TransportRequest,
 } from '../../../lambda/comments-api/broadcast-client';
-import type { CommentChangeEvent } from '../../../lambda/shared/protocol';
+import type { CommentChangeEvent } from '../../../contracts/protocol';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
 
 const created: CommentChangeEvent = {

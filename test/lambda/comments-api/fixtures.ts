@@ -11,12 +11,7 @@ import type {
   ListCommentsOptions,
 } from '../../../lambda/shared/comment-repository';
 import { InvalidCursorError, toSequencedEvent } from '../../../lambda/shared/comment-repository';
-import type {
-  CommentChangeEvent,
-  Comment,
-  Post,
-  SequencedChangeEvent,
-} from '../../../lambda/shared/protocol';
+import type { CommentChangeEvent, Comment, Post, SequencedChangeEvent } from '../../../contracts/protocol';
 
 export interface RequestOptions {
   pathParameters?: Record<string, string>;

@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
+import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import { logger } from '../../../lambda/shared/telemetry';
 import { captureLogs } from '../fixtures/log-capture';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from './fixtures';

@@ -1,4 +1,4 @@
-import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/broadcast/fan-out-batch';
+import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/fan-out/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
 import {

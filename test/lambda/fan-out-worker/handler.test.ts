@@ -13,7 +13,7 @@ import {
   InvalidFanOutBatchError,
   parseFanOutBatch,
   type FanOutBatch,
-} from '../../../lambda/broadcast/fan-out-batch';
+} from '../../../lambda/fan-out/fan-out-batch';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
 import { captureLogs } from '../fixtures/log-capture';
 

@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
+import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import type { WebSocketLifecycleEvent } from '../../../lambda/websocket-connection/handler';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from '../comments-api/fixtures';
 import { connectAuthorizerEvent, METHOD_ARN } from '../fixtures/authorizer-event';

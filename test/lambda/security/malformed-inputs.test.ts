@@ -5,14 +5,14 @@ import {
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
+import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import { MAX_JSON_BODY_BYTES } from '../../../lambda/shared/http';
 import {
   ErrorCodes,
   MAX_BROADCAST_BYTES,
   MAX_CLIENT_MESSAGE_BYTES,
   type ErrorCode,
-} from '../../../lambda/shared/protocol';
+} from '../../../contracts/protocol';
 import { MAX_TOKEN_LENGTH } from '../../../lambda/shared/token-verifier';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from '../comments-api/fixtures';
 import { connectAuthorizerEvent } from '../fixtures/authorizer-event';

@@ -15,7 +15,7 @@ import {
   SeqContentionError,
   type EventStamp,
 } from '../../../lambda/shared/comment-repository';
-import type { Comment } from '../../../lambda/shared/protocol';
+import type { Comment } from '../../../contracts/protocol';
 
 const TABLE = 'comments-test';
 const ddb = mockClient(DynamoDBDocumentClient);

@@ -1,5 +1,5 @@
 import { newId } from '../../../lambda/shared/ids';
-import { ID_PATTERN } from '../../../lambda/shared/protocol';
+import { ID_PATTERN } from '../../../contracts/protocol';
 
 const CROCKFORD = /^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{26}$/;
 

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ErrorCodes, MAX_CLIENT_MESSAGE_BYTES, type ErrorCode } from '../../../lambda/shared/protocol';
+import { ErrorCodes, MAX_CLIENT_MESSAGE_BYTES, type ErrorCode } from '../../../contracts/protocol';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
 
 type HandlerModule = typeof import('../../../lambda/websocket-messages/handler');

@@ -1,7 +1,7 @@
 import type { CommentRepository, EventRange } from '../../../lambda/shared/comment-repository';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
-import { ErrorCodes, type Comment, type SequencedChangeEvent } from '../../../lambda/shared/protocol';
+import { ErrorCodes, type Comment, type SequencedChangeEvent } from '../../../contracts/protocol';
 import { metrics } from '../../../lambda/shared/telemetry';
 import {
   MAX_SNAPSHOT_BYTES,

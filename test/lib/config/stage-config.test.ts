@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { CommentsApiRoutes } from '../../../lambda/comments-api/route-keys';
+import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import {
   DEFAULT_STAGE,
   STAGE_NAMES,

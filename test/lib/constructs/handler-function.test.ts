@@ -1,7 +1,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { connectionsTableSchema } from '../../../lambda/shared/table-schema';
-import { ServiceNames } from '../../../lambda/shared/telemetry-names';
+import { connectionsTableSchema } from '../../../contracts/table-schema';
+import { ServiceNames } from '../../../contracts/telemetry-names';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import { ENTRY_METADATA_KEY, HandlerFunction } from '../../../lib/constructs/handler-function';
 import { SchemaTable } from '../../../lib/constructs/schema-table';

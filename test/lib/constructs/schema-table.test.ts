@@ -1,7 +1,7 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { TableSchema } from '../../../lambda/shared/table-schema';
-import { connectionsTableSchema } from '../../../lambda/shared/table-schema';
+import type { TableSchema } from '../../../contracts/table-schema';
+import { connectionsTableSchema } from '../../../contracts/table-schema';
 import { SchemaTable, TABLE_SCHEMA_METADATA_KEY } from '../../../lib/constructs/schema-table';
 
 const numericSchema: TableSchema = {

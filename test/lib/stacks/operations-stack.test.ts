@@ -1,5 +1,5 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { METRICS_NAMESPACE, MetricNames } from '../../../lambda/shared/telemetry-names';
+import { METRICS_NAMESPACE, MetricNames } from '../../../contracts/telemetry-names';
 import { STAGE_NAMES, stageConfigs, type StageConfig } from '../../../lib/config/stage-config';
 import { FAILURE_METRICS } from '../../../lib/constructs/operations';
 import { synthConfig, synthStage, type StackPart, type SynthesizedStage } from '../synth-stage';

@@ -1,4 +1,4 @@
-import { forEachBounded } from '../../../lambda/broadcast/bounded-concurrency';
+import { forEachBounded } from '../../../lambda/fan-out/bounded-concurrency';
 
 interface Deferred {
   promise: Promise<void>;

@@ -1,5 +1,5 @@
-import { intEnv } from '../shared/env';
-import { EnvNames } from '../shared/env-names';
+import { intEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
 
 /** How the broadcast and the fan-out worker deliver, read once at cold start from their environment. */

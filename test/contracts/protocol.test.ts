@@ -9,7 +9,7 @@ import {
   parseClientMessage,
   parseServerEvent,
   type ErrorCode,
-} from '../../../lambda/shared/protocol';
+} from '../../contracts/protocol';
 
 describe('parseClientMessage', () => {
   it.each<[string, string | null | undefined, ErrorCode]>([

@@ -1,4 +1,4 @@
-import { booleanEnv, intEnv, MissingEnvError, optionalEnv, requireEnv } from '../../../lambda/shared/env';
+import { booleanEnv, intEnv, MissingEnvError, optionalEnv, requireEnv } from '../../contracts/env-reader';
 
 describe('requireEnv', () => {
   it('returns the value when set', () => {

@@ -1,4 +1,4 @@
-import { commentKeys, commentsTableSchema, EVENT_SEQ_DIGITS } from '../../../lambda/shared/table-schema';
+import { commentKeys, commentsTableSchema, EVENT_SEQ_DIGITS } from '../../contracts/table-schema';
 
 describe('commentKeys', () => {
   it('zero-pads an event seq to 12 digits under the event prefix', () => {

@@ -1,6 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { isValidCorrelationId } from '../shared/correlation';
-import type { BroadcastEnvelope } from '../shared/protocol';
+import { isValidCorrelationId } from '../../contracts/correlation';
+import type { BroadcastEnvelope } from '../../contracts/protocol';
 
 /**
  * One slice of a broadcast's audience, handed to the fan-out worker function as its (asynchronous)
@@ -11,7 +11,7 @@ export interface FanOutBatch {
   /** Shared by every batch of one broadcast, for following it through the logs. */
   broadcastId: string;
   /**
-   * The comment request's correlation id (lambda/shared/correlation.ts), which the worker logs under.
+   * The comment request's correlation id (contracts/correlation.ts), which the worker logs under.
    * Absent from events queued before it existed and from hand-made redrives: the worker then uses its
    * own request id.
    */

@@ -1,7 +1,7 @@
 import type { ConnectionNotifier, DeliveryResult } from '../shared/connection-notifier';
 import type { ConnectionRepository } from '../shared/connection-repository';
 import { countMetric, logger } from '../shared/telemetry';
-import { MetricNames } from '../shared/telemetry-names';
+import { MetricNames } from '../../contracts/telemetry-names';
 import { forEachBounded } from './bounded-concurrency';
 import { backoffDelayMs, sleep as realSleep, type RetryPolicy } from './retry-policy';
 

@@ -2,7 +2,7 @@ import {
   CORRELATION_ID_HEADER,
   correlationIdFromHeaders,
   isValidCorrelationId,
-} from '../../../lambda/shared/correlation';
+} from '../../contracts/correlation';
 
 describe('isValidCorrelationId', () => {
   it.each([

@@ -5,8 +5,8 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
-import { fanOut, type FanOutDependencies } from '../../../lambda/broadcast/fan-out';
-import type { RetryPolicy } from '../../../lambda/broadcast/retry-policy';
+import { fanOut, type FanOutDependencies } from '../../../lambda/fan-out/fan-out';
+import type { RetryPolicy } from '../../../lambda/fan-out/retry-policy';
 import { createManagementClient } from '../../../lambda/shared/aws-clients';
 import { ManagementApiNotifier } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';

@@ -1,5 +1,5 @@
-import { fanOutConfigFromEnv, DEFAULT_FAN_OUT_CONFIG } from '../../../lambda/broadcast/fan-out-config';
-import { backoffDelayMs, type RetryPolicy } from '../../../lambda/broadcast/retry-policy';
+import { fanOutConfigFromEnv, DEFAULT_FAN_OUT_CONFIG } from '../../../lambda/fan-out/fan-out-config';
+import { backoffDelayMs, type RetryPolicy } from '../../../lambda/fan-out/retry-policy';
 
 const policy: RetryPolicy = { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 2000 };
 
