@@ -23,6 +23,10 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: globals.node, sourceType: 'module' },
+  },
+  {
     plugins: { layers },
     rules: {
       // The import rules between contracts/, lambda/, lib/, local/, client/, bench/ and test/.

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT } from '../test/e2e/local-stack-process';
+import { REPO_ROOT } from '../local/launch/local-stack-process';
 import type { ConnectionSpec, WorkerMessage, WorkerReply, WorkerRequest } from './worker-protocol';
 
 /** A request without its id (the handle assigns one); distributive, so each kind keeps its own fields. */

@@ -6,7 +6,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT, startLocalStackProcess, type LocalStackProcess } from '../test/e2e/local-stack-process';
+import {
+  REPO_ROOT,
+  startLocalStackProcess,
+  type LocalStackProcess,
+} from '../local/launch/local-stack-process';
 import { configFromEnv } from './config';
 import { runBench } from './harness';
 import { cpuBusyShare } from './machine';

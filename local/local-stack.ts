@@ -9,16 +9,27 @@ import { TABLE_SCHEMA_METADATA_KEY } from '../lib/constructs/schema-table';
 import { commentsTableSchema, connectionsTableSchema, type TableSchema } from '../contracts/table-schema';
 import { EnvNames } from '../contracts/env-names';
 import { ID_PATTERN, isValidId } from '../contracts/protocol';
-import { createRouteAuthorizers } from './authorizers';
-import { DEFAULT_KEYS_FILE, JWKS_PATH, LOCAL_ISSUER_PATH, LocalIssuer } from './local-issuer';
-import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './dynamodb-local';
-import { FaultSettingsError, faultsFromEnv, mergeFaults, NO_FAULTS, type FaultSettings } from './faults';
-import { headersOf, LocalHttpApi, readBody, send } from './http-api';
-import { DEAD_LETTERS_PATH, LocalLambdaInvokeApi, type DeadLetter } from './lambda-invoke-api';
-import { LocalLambda } from './lambda-runtime';
-import { createStaticFiles } from './static-files';
-import { buildLocalModel, type LocalApi, type LocalModel, type StackTemplate } from './template-model';
-import { LocalWebSocketGateway } from './websocket-gateway';
+import { createRouteAuthorizers } from './auth/authorizers';
+import { DEFAULT_KEYS_FILE, JWKS_PATH, LOCAL_ISSUER_PATH, LocalIssuer } from './auth/local-issuer';
+import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './emulators/dynamodb-local';
+import {
+  FaultSettingsError,
+  faultsFromEnv,
+  mergeFaults,
+  NO_FAULTS,
+  type FaultSettings,
+} from './devtools/faults';
+import { headersOf, LocalHttpApi, readBody, send } from './emulators/http-api';
+import { DEAD_LETTERS_PATH, LocalLambdaInvokeApi, type DeadLetter } from './emulators/lambda-invoke-api';
+import { LocalLambda } from './emulators/lambda-runtime';
+import { createStaticFiles } from './devtools/static-files';
+import {
+  buildLocalModel,
+  type LocalApi,
+  type LocalModel,
+  type StackTemplate,
+} from './cloudformation/template-model';
+import { LocalWebSocketGateway } from './emulators/websocket-gateway';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 /** The credentials every local function runs with; the local IAM check accepts exactly these. */

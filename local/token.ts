@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ID_PATTERN, isValidId } from '../contracts/protocol';
-import { DEFAULT_KEYS_FILE, LocalIssuer } from './local-issuer';
+import { DEFAULT_KEYS_FILE, LocalIssuer } from './auth/local-issuer';
 
 async function main(): Promise<void> {
   const [userId, flag, value] = process.argv.slice(2);

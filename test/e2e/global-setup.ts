@@ -1,6 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT, startLocalStackProcess, type LocalStackProcess } from './local-stack-process';
+import {
+  REPO_ROOT,
+  startLocalStackProcess,
+  type LocalStackProcess,
+} from '../../local/launch/local-stack-process';
 
 declare global {
   var __LOCAL_STACK__: LocalStackProcess | undefined;

@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FanOutBatch } from '../../../lambda/fan-out/fan-out-batch';
 import type { Comment, Post } from '../../../contracts/protocol';
 import { stageConfigs } from '../../../lib/config/stage-config';
-import type { DeadLetter } from '../../../local/lambda-invoke-api';
+import type { DeadLetter } from '../../../local/emulators/lambda-invoke-api';
 import { CommentsApiClient } from '../comments-api-client';
 import { signedBroadcast } from '../signed-broadcast';
 import { documentClient, eventually, loadTarget, subscriberIds, tokenFor, type E2eTarget } from '../target';

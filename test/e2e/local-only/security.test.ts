@@ -4,7 +4,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../contracts/table-schema';
 import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
-import { LocalIssuer } from '../../../local/local-issuer';
+import { LocalIssuer } from '../../../local/auth/local-issuer';
 import { CommentsApiClient } from '../comments-api-client';
 import { broadcastSigner, signedBroadcast } from '../signed-broadcast';
 import { documentClient, eventually, loadTarget, tokenFor, type E2eTarget } from '../target';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalLambda } from './lambda-runtime';
-import { claimsForEvent, readIdentitySource, type RouteAuthorizers } from './authorizers';
-import type { LocalApi, LocalRoute, RouteAuthorization } from './template-model';
+import { claimsForEvent, readIdentitySource, type RouteAuthorizers } from '../auth/authorizers';
+import type { LocalApi, LocalRoute, RouteAuthorization } from '../cloudformation/template-model';
 
 /**
  * An HTTP API (API Gateway v2) in front of local functions: matches the request against the API's route

@@ -1,6 +1,6 @@
-import type { RouteAuthorizers } from '../../local/authorizers';
-import { LocalHttpApi, type HttpRequest, type HttpResponse } from '../../local/http-api';
-import type { CorsConfiguration, LocalApi } from '../../local/template-model';
+import type { RouteAuthorizers } from '../../../local/auth/authorizers';
+import { LocalHttpApi, type HttpRequest, type HttpResponse } from '../../../local/emulators/http-api';
+import type { CorsConfiguration, LocalApi } from '../../../local/cloudformation/template-model';
 import { FakeLambda, lambdaMap } from './fake-lambda';
 
 const ok = { statusCode: 200, body: '' };

@@ -15,7 +15,7 @@ import {
  * stack agree), its JWKS, and tokens shaped like Cognito's (iss, aud, sub, token_use, exp). Deployed
  * stages use Cognito or an OIDC issuer instead; the functions verify both the same way.
  */
-export const DEFAULT_KEYS_FILE = path.resolve(__dirname, '..', '.local', 'issuer', 'keys.json');
+export const DEFAULT_KEYS_FILE = path.resolve(__dirname, '..', '..', '.local', 'issuer', 'keys.json');
 export const LOCAL_ISSUER_PATH = '/_local/issuer';
 export const JWKS_PATH = `${LOCAL_ISSUER_PATH}/.well-known/jwks.json`;
 const ALGORITHM = 'RS256';

@@ -12,15 +12,15 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { WebSocket } from 'ws';
-import type { RouteAuthorizers } from '../../local/authorizers';
-import { NO_FAULTS, type FaultSettings } from '../../local/faults';
-import { verifySigV4 } from '../../local/sigv4-verifier';
-import type { LocalApi } from '../../local/template-model';
+import type { RouteAuthorizers } from '../../../local/auth/authorizers';
+import { NO_FAULTS, type FaultSettings } from '../../../local/devtools/faults';
+import { verifySigV4 } from '../../../local/auth/sigv4-verifier';
+import type { LocalApi } from '../../../local/cloudformation/template-model';
 import {
   LocalWebSocketGateway,
   MAX_MESSAGE_BYTES,
   type WebSocketGatewayOptions,
-} from '../../local/websocket-gateway';
+} from '../../../local/emulators/websocket-gateway';
 import { FakeLambda, lambdaMap, waitUntil } from './fake-lambda';
 
 const STAGE = 'dev';

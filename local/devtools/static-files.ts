@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import type { HttpResponse } from './http-api';
+import type { HttpResponse } from '../emulators/http-api';
 
 /**
- * The demo page: static files from local/demo, plus its TypeScript bundled once at start with the
+ * The demo page: static files from local/devtools/demo, plus its TypeScript bundled once at start with the
  * project's own esbuild, so the page imports the same protocol module as the handlers.
  */
 const DEMO_DIR = path.join(__dirname, 'demo');

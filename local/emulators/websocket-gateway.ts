@@ -2,11 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { RateLimiter, type FaultSettings } from './faults';
+import { RateLimiter, type FaultSettings } from '../devtools/faults';
 import { headersOf, readBody } from './http-api';
 import type { LocalLambda } from './lambda-runtime';
-import { readIdentitySource, type RouteAuthorizers } from './authorizers';
-import type { LocalApi, RouteAuthorization } from './template-model';
+import { readIdentitySource, type RouteAuthorizers } from '../auth/authorizers';
+import type { LocalApi, RouteAuthorization } from '../cloudformation/template-model';
 
 interface AuthorizerResult {
   principalId?: string;

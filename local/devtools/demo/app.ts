@@ -4,8 +4,8 @@
  * last seq it saw and orders and de-duplicates events, so this page only renders what it is handed.
  * Comment text only ever reaches the DOM through textContent.
  */
-import { RealtimeCommentsClient, type CommentEvent, type ConnectionState } from '../../client';
-import type { Comment, CommentsListEvent, Post } from '../../contracts/protocol';
+import { RealtimeCommentsClient, type CommentEvent, type ConnectionState } from '../../../client';
+import type { Comment, CommentsListEvent, Post } from '../../../contracts/protocol';
 
 interface DemoConfig {
   webSocketUrl: string;

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
-import { COMMENTS_API_ROUTE_KEYS } from '../../contracts/comments-api-routes';
-import { EnvNames } from '../../contracts/env-names';
-import { buildApp } from '../../lib/app';
-import { resolveStageConfig } from '../../lib/config/stage-config';
+import { COMMENTS_API_ROUTE_KEYS } from '../../../contracts/comments-api-routes';
+import { EnvNames } from '../../../contracts/env-names';
+import { buildApp } from '../../../lib/app';
+import { resolveStageConfig } from '../../../lib/config/stage-config';
 import {
   buildLocalModel,
   TemplateModelError,
@@ -15,8 +15,8 @@ import {
   type LocalModel,
   type StackTemplate,
   type Template,
-} from '../../local/template-model';
-import { cdkJsonContext } from '../lib/synth-stage';
+} from '../../../local/cloudformation/template-model';
+import { cdkJsonContext } from '../../lib/synth-stage';
 
 type Resources = NonNullable<Template['Resources']>;
 

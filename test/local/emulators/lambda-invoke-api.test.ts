@@ -7,16 +7,16 @@ import {
   RequestTooLargeException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
-import type { RouteAuthorizers } from '../../local/authorizers';
+import type { RouteAuthorizers } from '../../../local/auth/authorizers';
 import {
   DEAD_LETTERS_PATH,
   LocalLambdaInvokeApi,
   MAX_ASYNC_PAYLOAD_BYTES,
   type DeadLetter,
   type LambdaInvokeApiOptions,
-} from '../../local/lambda-invoke-api';
-import { verifySigV4 } from '../../local/sigv4-verifier';
-import type { LocalFunction } from '../../local/template-model';
+} from '../../../local/emulators/lambda-invoke-api';
+import { verifySigV4 } from '../../../local/auth/sigv4-verifier';
+import type { LocalFunction } from '../../../local/cloudformation/template-model';
 import { FakeLambda, lambdaMap, waitUntil } from './fake-lambda';
 
 /** The only key the SigV4 check knows, and what the SDK client signs with. */

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RouteAuthorizers } from './authorizers';
+import type { RouteAuthorizers } from '../auth/authorizers';
 import { headersOf, readBody } from './http-api';
 import type { LocalLambda } from './lambda-runtime';
-import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from './template-model';
+import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformation/template-model';
 
 /**
  * The local stand-in for the Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`),

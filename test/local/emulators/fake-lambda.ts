@@ -1,4 +1,4 @@
-import type { LocalLambda } from '../../local/lambda-runtime';
+import type { LocalLambda } from '../../../local/emulators/lambda-runtime';
 
 /** The parts of an API Gateway event the local-stack tests read; the rest is checked with toMatchObject. */
 export interface RecordedEvent {

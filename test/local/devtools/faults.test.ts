@@ -6,7 +6,7 @@ import {
   NO_FAULTS,
   RateLimiter,
   type FaultSettings,
-} from '../../local/faults';
+} from '../../../local/devtools/faults';
 
 describe('faultsFromEnv', () => {
   it('gives no faults when no variable is set', () => {

@@ -1,5 +1,5 @@
-import { createTableInput } from '../../local/dynamodb-local';
-import { commentsTableSchema, connectionsTableSchema } from '../../contracts/table-schema';
+import { createTableInput } from '../../../local/emulators/dynamodb-local';
+import { commentsTableSchema, connectionsTableSchema } from '../../../contracts/table-schema';
 
 describe('createTableInput', () => {
   it('builds the connections table from its schema: keys, each attribute once, the byTopic index', () => {
