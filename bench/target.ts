@@ -2,9 +2,9 @@ import { Agent } from 'node:http';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { executeApiSigner, signExecuteApiRequest } from '../lambda/comments-api/sigv4-transport';
+import { executeApiSigner, signExecuteApiRequest } from '../signing/execute-api-signer';
 import type { BroadcastEnvelope, Comment, Post } from '../contracts/protocol';
-import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../local/local-stack';
+import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../local/auth/credentials';
 import { loadTargetFile } from '../test/e2e/target';
 
 /**

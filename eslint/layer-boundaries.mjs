@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
  * - lib/ (CDK), client/ (the SDK) and bench/ never import lambda/: they depend on the contracts, not on
  *   function code.
  * - client/ imports only client/ and contracts/: it is published as a package of its own.
+ * - signing/ (SigV4 for execute-api) imports only contracts/: the benchmark and the e2e helpers sign
+ *   requests with it without loading function code or the local stack.
  * - Nothing outside test/ imports test/.
  * - A function folder under lambda/ never imports another function's folder; shared runtime code lives in
  *   lambda/shared/ and lambda/fan-out/, which import no function folder either.
@@ -44,6 +46,9 @@ export function violation(file, specifier) {
   const [targetLayer] = to;
   if (layer === 'contracts' && targetLayer !== 'contracts') {
     return `contracts/ imports nothing outside itself, not ${targetLayer}/`;
+  }
+  if (layer === 'signing' && targetLayer !== 'signing' && targetLayer !== 'contracts') {
+    return `signing/ imports only contracts/, not ${targetLayer}/: the benchmark and the tests sign without loading more`;
   }
   if (NO_LAMBDA.has(layer) && targetLayer === 'lambda') {
     return `${layer}/ never imports lambda/: import the shared contract from contracts/ instead`;

@@ -10,6 +10,12 @@ import { commentsTableSchema, connectionsTableSchema, type TableSchema } from '.
 import { EnvNames } from '../contracts/env-names';
 import { ID_PATTERN, isValidId } from '../contracts/protocol';
 import { createRouteAuthorizers } from './auth/authorizers';
+import {
+  LOCAL_ACCESS_KEY_ID,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  LOCAL_SECRET_ACCESS_KEY,
+} from './auth/credentials';
 import { DEFAULT_KEYS_FILE, JWKS_PATH, LOCAL_ISSUER_PATH, LocalIssuer } from './auth/local-issuer';
 import { startDynamoDbLocal, ensureTable, type DynamoDbLocal } from './emulators/dynamodb-local';
 import {
@@ -32,9 +38,6 @@ import {
 import { LocalWebSocketGateway } from './emulators/websocket-gateway';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
-/** The credentials every local function runs with; the local IAM check accepts exactly these. */
-export const LOCAL_ACCESS_KEY_ID = 'local';
-export const LOCAL_SECRET_ACCESS_KEY = 'local-secret';
 export const LOCAL_TOKEN_PATH = '/_local/token';
 
 /** The audience the app's JWT authorizers accept: the local issuer puts it in its tokens. */
@@ -234,8 +237,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     // Stage-named APIs live on the gateway port under /<stage>, as on execute-api; $default ones on the app port.
     const portOf = (api: LocalApi): number =>
       api.protocol === 'WEBSOCKET' || api.stageName !== '$default' ? options.gatewayPort : options.appPort;
-    const region = 'us-east-1';
-    const accountId = '000000000000';
+    const region = LOCAL_REGION;
+    const accountId = LOCAL_ACCOUNT_ID;
     const localIssuerUrl = `http://${options.host}:${options.appPort}${LOCAL_ISSUER_PATH}`;
     const model = buildLocalModel(stacks, {
       httpBaseUrl: (api) => `http://${options.host}:${portOf(api)}`,

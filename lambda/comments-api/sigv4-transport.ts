@@ -1,16 +1,15 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { requireEnv } from '../../contracts/env-reader';
 import { countMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
 import type { HttpTransport } from './broadcast-client';
+import {
+  executeApiSigner,
+  signExecuteApiRequest,
+  type SigningCredentials,
+} from '../../signing/execute-api-signer';
 
-/** Static credentials, or a provider of them (the SDK's provider chains are such providers). */
-export type SigningCredentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
-
-/** IAM-authorised API Gateway APIs (HTTP, REST and WebSocket) verify SigV4 under this service name. */
-export const EXECUTE_API_SERVICE = 'execute-api';
+export { EXECUTE_API_SERVICE, type SigningCredentials } from '../../signing/execute-api-signer';
 
 /**
  * Set by the Lambda runtime itself (and by the local stack for its workers), not by our constructs,
@@ -45,53 +44,6 @@ export function regionFromEnv(env: Record<string, string | undefined> = process.
 }
 
 const fetchTransport: HttpTransport = (url, request) => fetch(url, request);
-
-function queryOf(url: URL): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  for (const key of new Set(url.searchParams.keys())) {
-    const values = url.searchParams.getAll(key);
-    query[key] = values.length === 1 ? (values[0] ?? '') : values;
-  }
-  return query;
-}
-
-/** A SigV4 signer for IAM-authorised API Gateway routes. */
-export function executeApiSigner(region: string, credentials: SigningCredentials): SignatureV4 {
-  return new SignatureV4({
-    service: EXECUTE_API_SERVICE,
-    region,
-    credentials,
-    sha256: Hash.bind(null, 'sha256'),
-  });
-}
-
-/**
- * The headers of `request` to `url`, signed: method, host, path, query, the given headers and a hash of the
- * body. The one way this project signs execute-api calls (the comments Lambda, the benchmark, the tests).
- */
-export async function signExecuteApiRequest(
-  signer: SignatureV4,
-  url: string,
-  request: { method: string; headers: Record<string, string>; body?: string },
-  signingDate?: Date,
-): Promise<Record<string, string>> {
-  const target = new URL(url);
-  const signed = await signer.sign(
-    {
-      method: request.method,
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port === '' ? undefined : Number(target.port),
-      path: target.pathname,
-      query: queryOf(target),
-      // fetch derives Host from the URL (and ignores one passed in), so sign exactly that value.
-      headers: { ...request.headers, host: target.host },
-      body: request.body,
-    },
-    signingDate ? { signingDate } : {},
-  );
-  return signed.headers as Record<string, string>;
-}
 
 /**
  * An HttpTransport that signs every request with SigV4 for execute-api, then sends it: what an API with

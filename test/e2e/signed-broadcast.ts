@@ -1,6 +1,6 @@
 import type { SignatureV4 } from '@smithy/signature-v4';
-import { executeApiSigner, signExecuteApiRequest } from '../../lambda/comments-api/sigv4-transport';
-import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../../local/local-stack';
+import { executeApiSigner, signExecuteApiRequest } from '../../signing/execute-api-signer';
+import { LOCAL_ACCESS_KEY_ID, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY } from '../../local/auth/credentials';
 import type { E2eTarget } from './target';
 
 /** A SigV4 signer for the broadcast API; the local stack's own credentials unless told otherwise. */
@@ -8,7 +8,7 @@ export function broadcastSigner(
   accessKeyId = LOCAL_ACCESS_KEY_ID,
   secretAccessKey = LOCAL_SECRET_ACCESS_KEY,
 ): SignatureV4 {
-  return executeApiSigner('us-east-1', { accessKeyId, secretAccessKey });
+  return executeApiSigner(LOCAL_REGION, { accessKeyId, secretAccessKey });
 }
 
 /** Signs a `POST /broadcast/comments` the way the comments Lambda does; returns the URL and headers to send. */
