@@ -1,8 +1,14 @@
+import {
+  backoffCeiling as contractBackoffCeiling,
+  backoffDelay as contractBackoffDelay,
+  type BackoffBounds,
+} from '../contracts/backoff';
+
 /**
- * Reconnect delays: exponential growth capped at a maximum, with "full jitter" (a uniform draw between 0
- * and the capped value; AWS Architecture Blog, "Exponential Backoff And Jitter"). Jitter matters here
- * because a gateway restart drops every client at the same moment: without it they would all come back
- * in the same millisecond, again and again.
+ * Reconnect delays, by the project's one backoff rule (contracts/backoff.ts): exponential growth capped
+ * at a maximum, with full jitter. Jitter matters here because a gateway restart drops every client at the
+ * same moment: without it they would all come back in the same millisecond, again and again. The SDK keeps
+ * its own published names (`initialMs`, attempts counted from 0) and adapts them to the contract's.
  */
 export interface BackoffOptions {
   /** Ceiling of the first retry's delay. @default 500 */
@@ -28,7 +34,7 @@ export function resolveBackoff(options: BackoffOptions = {}): Required<BackoffOp
 
 /** The largest delay of retry number `attempt` (0-based): initialMs · factor^attempt, capped at maxMs. */
 export function backoffCeiling(attempt: number, options: Required<BackoffOptions>): number {
-  return Math.min(options.maxMs, options.initialMs * options.factor ** attempt);
+  return contractBackoffCeiling(attempt + 1, bounds(options));
 }
 
 /** A delay in [0, ceiling): `random` is Math.random unless a test injects its own. */
@@ -37,7 +43,11 @@ export function backoffDelay(
   options: Required<BackoffOptions>,
   random: () => number = Math.random,
 ): number {
-  return Math.floor(random() * backoffCeiling(attempt, options));
+  return contractBackoffDelay(attempt + 1, bounds(options), random);
+}
+
+function bounds({ initialMs, maxMs, factor }: Required<BackoffOptions>): BackoffBounds {
+  return { baseMs: initialMs, maxMs, factor };
 }
 
 /** Counts consecutive failures; `reset()` once a connection has proved itself. */

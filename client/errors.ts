@@ -44,3 +44,8 @@ export class RealtimeCommentsError extends Error {
     return this.details.retrying;
   }
 }
+
+/** The message of anything thrown, for logs and error texts: handlers and token functions may throw non-Errors. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,5 +1,6 @@
 import { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from '../../client';
 import { resolveBackoff } from '../../client/backoff';
+import { backoffDelay as contractBackoffDelay } from '../../contracts/backoff';
 
 describe('backoff', () => {
   it('grows the ceiling by the factor from initialMs up to maxMs', () => {
@@ -27,6 +28,18 @@ describe('backoff', () => {
         expect(delay).toBeLessThan(ceiling);
       }
     }
+  });
+
+  it('follows the contract rule, with attempts counted from 0 instead of 1', () => {
+    const options = resolveBackoff({ initialMs: 100, maxMs: 5000, factor: 3 });
+    const bounds = { baseMs: 100, maxMs: 5000, factor: 3 };
+
+    const delays = Array.from({ length: 8 }, (_, attempt) => backoffDelay(attempt, options, () => 0.75));
+    const expected = Array.from({ length: 8 }, (_, attempt) =>
+      contractBackoffDelay(attempt + 1, bounds, () => 0.75),
+    );
+
+    expect(delays).toEqual(expected);
   });
 
   it('counts attempts until reset', () => {
