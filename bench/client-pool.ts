@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sleep } from '../contracts/backoff';
 import { REPO_ROOT } from '../local/launch/local-stack-process';
 import type { ConnectionSpec, WorkerMessage, WorkerReply, WorkerRequest } from './worker-protocol';
 
@@ -222,7 +223,7 @@ export class ClientPool {
       }
       if (quietMs !== undefined && Date.now() - lastChange >= quietMs) return counts;
       if (Date.now() >= deadline) return counts;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 

@@ -4,6 +4,7 @@
  * Driven by the parent over IPC (see worker-protocol.ts); exits when the parent goes away.
  */
 import WebSocket, { type RawData } from 'ws';
+import { sleep } from '../contracts/backoff';
 import {
   markerOf,
   sharedNow,
@@ -141,7 +142,7 @@ async function closePool(pool: string, graceful: boolean): Promise<void> {
             }),
         ),
       ),
-      new Promise((resolve) => setTimeout(resolve, 10_000)),
+      sleep(10_000),
     ]);
   }
   for (const socket of sockets) socket.terminate();

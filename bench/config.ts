@@ -1,3 +1,4 @@
+import { intEnv, listEnv, optionalEnv, positiveIntEnv, type Env } from '../contracts/env-reader';
 import { stageConfigs, type StageName } from '../lib/config/stage-config';
 
 /**
@@ -11,29 +12,29 @@ export interface BenchConfig {
   workers: number;
   /** Connections each worker opens at once while building the pool. */
   connectConcurrency: number;
-  /** Item 1: clients per fan-out. */
+  /** Fan-out to clients: clients per fan-out. */
   fanOutSizes: number[];
-  /** Item 1, baseline (b): PostToConnection calls in flight when measuring the Management API's ceiling. */
+  /** Fan-out to clients: PostToConnection calls in flight when measuring the Management API's own ceiling. */
   ceilingConcurrency: number;
-  /** Item 2: audiences for the fan-out strategies. */
+  /** Fan-out strategies: the audiences they are compared at. */
   strategyAudiences: number[];
-  /** Item 2: added to every Management API call. */
+  /** Fan-out strategies: added to every Management API call. */
   latencyMs: number;
-  /** Item 2: Management API calls per second before 429. */
+  /** Fan-out strategies: Management API calls per second before 429. */
   rateLimitPerSecond: number;
-  /** Item 2: a strategy still sending after this long is stopped and its full time projected. */
+  /** Fan-out strategies: a strategy still sending after this long is stopped and its full time projected. */
   strategyBudgetMs: number;
-  /** Item 2: postToConnection calls one broadcast keeps in flight (the stage config's fanOutConcurrency). */
+  /** Fan-out strategies: postToConnection calls one broadcast keeps in flight (the stage's fanOutConcurrency). */
   fanOutConcurrency: number;
-  /** Item 3: sequential comment creates per case. */
+  /** Create latency: sequential comment creates per case. */
   creates: number;
-  /** Item 3: subscribers of the post in the loaded case. */
+  /** Create latency: subscribers of the post in the loaded case. */
   createSubscribers: number;
-  /** Items 4 and 5: subscribers of the small post. */
+  /** Read cost and concurrent broadcasts: subscribers of the small post. */
   smallSubscribers: number;
-  /** Item 5: broadcasts sent at once. */
+  /** Concurrent broadcasts: broadcasts sent at once. */
   concurrentBroadcasts: number;
-  /** Item 6: fresh processes per function (the median is reported). */
+  /** Cold start: fresh processes per function (the median is reported). */
   coldStartRuns: number;
   /** Longest wait for one fan-out to reach every client before the rest are counted lost. */
   deliveryTimeoutMs: number;
@@ -58,30 +59,16 @@ export const DEFAULT_BENCH_CONFIG: BenchConfig = {
   deliveryTimeoutMs: 60000,
 };
 
-function positiveNumber(name: string, raw: string): number {
+/**
+ * BENCH_SCALE is the one fractional setting (0.1 shrinks every audience to a tenth), and the environment
+ * reader has whole-number readers only, so it is read as text and checked here.
+ */
+function scaleFactor(env: Env): number {
+  const raw = optionalEnv('BENCH_SCALE', '1', env);
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name} must be a positive number, got "${raw}"`);
+    throw new Error(`Environment variable BENCH_SCALE must be a positive number, got "${raw}"`);
   return value;
-}
-
-function nonNegativeInt(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0)
-    throw new Error(`${name} must be a whole number ≥ 0, got "${raw}"`);
-  return value;
-}
-
-function positiveInt(name: string, raw: string): number {
-  const value = positiveNumber(name, raw);
-  if (!Number.isInteger(value)) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-function intList(name: string, raw: string): number[] {
-  const values = raw.split(',').map((part) => positiveInt(name, part.trim()));
-  if (values.length === 0) throw new Error(`${name} must list at least one size`);
-  return values;
 }
 
 /** Every audience size, the pool's size among them, derives from these. */
@@ -94,30 +81,26 @@ const scale = (size: number, factor: number): number => Math.max(1, Math.round(s
  * BENCH_CREATE_SUBSCRIBERS, BENCH_SMALL_SUBSCRIBERS, BENCH_CONCURRENT_BROADCASTS, BENCH_COLD_START_RUNS,
  * BENCH_DELIVERY_TIMEOUT_MS, BENCH_CONNECT_CONCURRENCY.
  */
-export function configFromEnv(env: Record<string, string | undefined> = process.env): BenchConfig {
-  const read = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
-  const factor = read('BENCH_SCALE') ? positiveNumber('BENCH_SCALE', read('BENCH_SCALE') ?? '') : 1;
+export function configFromEnv(env: Env = process.env): BenchConfig {
+  const factor = scaleFactor(env);
   const base = DEFAULT_BENCH_CONFIG;
-  const int = (name: string, fallback: number): number => {
-    const raw = read(name);
-    return raw === undefined ? fallback : positiveInt(name, raw);
-  };
-  const list = (name: string, fallback: number[]): number[] => {
-    const raw = read(name);
-    return raw === undefined ? fallback.map((size) => scale(size, factor)) : intList(name, raw);
+  const int = (name: string, fallback: number): number => positiveIntEnv(name, fallback, env);
+  /** Sizes listed in the variable, or else the defaults scaled by BENCH_SCALE. */
+  const sizes = (name: string, fallback: number[]): number[] => {
+    const listed = listEnv(name, [], env);
+    if (listed.length === 0) return fallback.map((size) => scale(size, factor));
+    // Each size is read as if it were the variable's whole value, so a bad one fails with the variable's name.
+    return listed.map((size) => positiveIntEnv(name, { [name]: size }));
   };
   return {
     ...base,
     workers: int('BENCH_WORKERS', base.workers),
     connectConcurrency: int('BENCH_CONNECT_CONCURRENCY', base.connectConcurrency),
-    fanOutSizes: list('BENCH_FANOUT_SIZES', base.fanOutSizes),
+    fanOutSizes: sizes('BENCH_FANOUT_SIZES', base.fanOutSizes),
     ceilingConcurrency: int('BENCH_CEILING_CONCURRENCY', base.ceilingConcurrency),
-    strategyAudiences: list('BENCH_AUDIENCES', base.strategyAudiences),
+    strategyAudiences: sizes('BENCH_AUDIENCES', base.strategyAudiences),
     // 0 is a meaningful latency (no added delay).
-    latencyMs:
-      read('BENCH_LATENCY_MS') === undefined
-        ? base.latencyMs
-        : nonNegativeInt('BENCH_LATENCY_MS', read('BENCH_LATENCY_MS') ?? ''),
+    latencyMs: intEnv('BENCH_LATENCY_MS', base.latencyMs, env),
     rateLimitPerSecond: int('BENCH_RATE_LIMIT', base.rateLimitPerSecond),
     strategyBudgetMs: int('BENCH_BUDGET_MS', base.strategyBudgetMs),
     creates: int('BENCH_CREATES', base.creates),
@@ -130,7 +113,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
 }
 
 /**
- * The connection pool serves every item: connection i subscribes to the post of each audience size
+ * The connection pool serves every measurement: connection i subscribes to the post of each audience size
  * greater than i, so the first 100 connections are in every audience and all of them in the largest.
  */
 export function audienceSizes(config: BenchConfig): number[] {

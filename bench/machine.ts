@@ -1,7 +1,6 @@
 import * as os from 'node:os';
+import { sleep } from '../contracts/backoff';
 import type { MachineInfo } from './result';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Share of all cores busy over `ms`, from the kernel's per-core time counters. */
 export async function cpuBusyShare(ms: number): Promise<number> {

@@ -1,8 +1,9 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BenchResult, StrategyRow } from './result';
+import type { DeliveryStats } from './stats';
 
-/** The files one run writes, and the `latest.*` copies the README shows. */
+/** The files one run writes, and the `latest.*` copies docs/performance.md and the README show. */
 export interface WrittenResults {
   json: string;
   svg: string;
@@ -24,7 +25,7 @@ function strategyWall(row: StrategyRow): string {
   return `${seconds(row.wallMs)} (capped) → **projected ${row.projectedWallMs ? seconds(row.projectedWallMs) : '—'}**`;
 }
 
-/** The tables, in the README's words; latest.md is pasted into the README's Performance section. */
+/** The tables; latest.md is what docs/performance.md shows between its `bench/results/latest.md` markers. */
 export function toMarkdown(result: BenchResult): string {
   const { machine, config } = result;
   const lines: string[] = [];
@@ -256,6 +257,16 @@ export function toSvg(result: BenchResult): string {
     values: strategyRows(name).map((row) => row?.deliveriesPerSecond ?? null),
     marked: strategyRows(name).map((row) => row?.capped ?? false),
   });
+  /** One bar series per fan-out path, each showing the same figure of its DeliveryStats. */
+  const fanOutSeries = (figure: (stats: DeliveryStats) => number | null): Series[] => [
+    { name: 'ours', color: OURS, values: result.fanOut.map((row) => figure(row.ours)) },
+    {
+      name: 'Management API',
+      color: MANAGEMENT,
+      values: result.fanOut.map((row) => figure(row.managementApi)),
+    },
+    { name: 'plain ws', color: PLAIN, values: result.fanOut.map((row) => figure(row.plainWs)) },
+  ];
   const s = result.strategies;
   const panels = [
     panel({
@@ -266,19 +277,7 @@ export function toSvg(result: BenchResult): string {
       title: 'Fan-out throughput (deliveries/s, log)',
       groups,
       log: true,
-      series: [
-        { name: 'ours', color: OURS, values: result.fanOut.map((row) => row.ours.deliveriesPerSecond) },
-        {
-          name: 'Management API',
-          color: MANAGEMENT,
-          values: result.fanOut.map((row) => row.managementApi.deliveriesPerSecond),
-        },
-        {
-          name: 'plain ws',
-          color: PLAIN,
-          values: result.fanOut.map((row) => row.plainWs.deliveriesPerSecond),
-        },
-      ],
+      series: fanOutSeries((stats) => stats.deliveriesPerSecond),
     }),
     panel({
       x: 400,
@@ -288,15 +287,7 @@ export function toSvg(result: BenchResult): string {
       title: 'Time to the last client (ms, log)',
       groups,
       log: true,
-      series: [
-        { name: 'ours', color: OURS, values: result.fanOut.map((row) => row.ours.maxMs) },
-        {
-          name: 'Management API',
-          color: MANAGEMENT,
-          values: result.fanOut.map((row) => row.managementApi.maxMs),
-        },
-        { name: 'plain ws', color: PLAIN, values: result.fanOut.map((row) => row.plainWs.maxMs) },
-      ],
+      series: fanOutSeries((stats) => stats.maxMs),
     }),
     panel({
       x: 800,

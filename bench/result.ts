@@ -1,6 +1,6 @@
-import type { ColdStartRow } from './cold-start';
+import type { ColdStartRow } from './measurements/cold-start';
 import type { BenchConfig } from './config';
-import type { ReadCost } from './read-cost';
+import type { ReadCost } from './subscriber-reads';
 import type { DeliveryStats } from './stats';
 
 /** The JSON a run writes (bench/results/<timestamp>.json); the table and the chart are made from it. */
@@ -36,7 +36,7 @@ export interface MachineInfo {
   cpuBusyBeforeStart: number;
 }
 
-/** Item 1: one audience size, our path and both baselines. */
+/** Fan-out to clients at one audience size: our path and both baselines. */
 export interface FanOutRow {
   clients: number;
   /** POST /comments → comments API → broadcast API → Management API → gateway → client. */

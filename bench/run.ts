@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: starts its own local stack on ports of its own, runs every benchmark item against it
- * (bench/harness.ts), prints the table and writes bench/results/<timestamp>.{json,svg,md} plus the
- * latest.* copies the README shows. Sizes come from BENCH_* variables (bench/config.ts). With
- * BENCH_OUTPUTS_FILE set it uses that running local stack instead of starting one.
+ * `npm run bench`: starts its own local stack on ports of its own, runs every measurement against it
+ * (bench/harness.ts), prints the tables and writes bench/results/<timestamp>.{json,svg,md} plus the
+ * latest.* copies that docs/performance.md and the README show. Sizes come from BENCH_* variables
+ * (bench/config.ts). With BENCH_OUTPUTS_FILE set it uses that running local stack instead of starting one.
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import {
   startLocalStackProcess,
   type LocalStackProcess,
 } from '../local/launch/local-stack-process';
+import { booleanEnv, optionalEnv, positiveIntEnv } from '../contracts/env-reader';
 import { configFromEnv } from './config';
 import { runBench } from './harness';
 import { cpuBusyShare } from './machine';
@@ -24,7 +25,7 @@ const log = (line: string): void => {
 };
 
 /** However the run goes, it ends by itself: past this, the stack is stopped and the process exits. */
-const WATCHDOG_MS = Number(process.env.BENCH_MAX_MINUTES || 20) * 60_000;
+const WATCHDOG_MS = positiveIntEnv('BENCH_MAX_MINUTES', 20) * 60_000;
 
 /** If the stack dies mid-run, say so with the end of what it printed, rather than only "fetch failed". */
 function watchForCrash(stack: LocalStackProcess): void {
@@ -42,11 +43,13 @@ let stopping = false;
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Every setting is read before anything starts, so a malformed one fails at once, not after the run.
   const config = configFromEnv();
-  const resultsDir = path.resolve(process.env.BENCH_RESULTS_DIR || path.join(REPO_ROOT, 'bench', 'results'));
+  const resultsDir = path.resolve(optionalEnv('BENCH_RESULTS_DIR', path.join(REPO_ROOT, 'bench', 'results')));
+  const latest = booleanEnv('BENCH_LATEST', true);
   let stack: LocalStackProcess | undefined;
-  let outputsFile = process.env.BENCH_OUTPUTS_FILE;
-  let assemblyDir = process.env.LOCAL_ASSEMBLY_DIR || path.join(REPO_ROOT, 'cdk.out.local');
+  let outputsFile = optionalEnv('BENCH_OUTPUTS_FILE', '');
+  let assemblyDir = optionalEnv('LOCAL_ASSEMBLY_DIR', path.join(REPO_ROOT, 'cdk.out.local'));
   const stopStack = async (): Promise<void> => {
     const running = stack;
     stack = undefined;
@@ -71,13 +74,13 @@ async function main(): Promise<void> {
       const workDir = path.join(REPO_ROOT, '.local', 'bench');
       mkdirSync(workDir, { recursive: true });
       outputsFile = path.join(workDir, 'outputs.json');
-      assemblyDir = process.env.LOCAL_ASSEMBLY_DIR || path.join(workDir, 'cdk.out');
+      assemblyDir = optionalEnv('LOCAL_ASSEMBLY_DIR', path.join(workDir, 'cdk.out'));
       const env = {
         LOCAL_STAGE: config.stage,
         LOCAL_HOST: '127.0.0.1',
-        LOCAL_APP_PORT: process.env.BENCH_APP_PORT ?? '23000',
-        LOCAL_GATEWAY_PORT: process.env.BENCH_GATEWAY_PORT ?? '23001',
-        LOCAL_DYNAMODB_PORT: process.env.BENCH_DYNAMODB_PORT ?? '28000',
+        LOCAL_APP_PORT: optionalEnv('BENCH_APP_PORT', '23000'),
+        LOCAL_GATEWAY_PORT: optionalEnv('BENCH_GATEWAY_PORT', '23001'),
+        LOCAL_DYNAMODB_PORT: optionalEnv('BENCH_DYNAMODB_PORT', '28000'),
         LOCAL_OUTPUTS_FILE: outputsFile,
         LOCAL_ASSEMBLY_DIR: assemblyDir,
       };
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
       cpuBusyBeforeStart,
       ...(stack ? { beforeClosingClients: stopStack } : {}),
     });
-    const files = await writeResults(result, resultsDir, { latest: process.env.BENCH_LATEST !== 'false' });
+    const files = await writeResults(result, resultsDir, { latest });
     process.stdout.write(`\n${toMarkdown(result)}\n`);
     log(`wrote ${path.relative(REPO_ROOT, files.json)}, .svg and .md (and latest.*)`);
   } finally {

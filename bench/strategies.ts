@@ -85,25 +85,25 @@ async function post(
 
 const encode = (payload: string): Uint8Array => new TextEncoder().encode(payload);
 
-/** One call after another, as the simplest samples loop over connections. */
-export async function sequentialFanOut(
+/** Runs one strategy's calls against a fresh tally and records how long they took. */
+async function timedRun(send: (current: Tally) => Promise<void>): Promise<StrategyRun> {
+  const current = tally();
+  await send(current);
+  current.run.elapsedMs = sharedNow() - current.run.startedAt;
+  return current.run;
+}
+
+/**
+ * One call after another, as the simplest samples loop over connections: the bounded loop below with a
+ * single call in flight.
+ */
+export function sequentialFanOut(
   client: ApiGatewayManagementApiClient,
   connectionIds: readonly string[],
   payload: string,
   budgetMs: number,
 ): Promise<StrategyRun> {
-  const data = encode(payload);
-  const { run, record } = tally();
-  const deadline = run.startedAt + budgetMs;
-  for (const connectionId of connectionIds) {
-    if (sharedNow() >= deadline) {
-      run.capped = true;
-      break;
-    }
-    record(await post(client, connectionId, data));
-  }
-  run.elapsedMs = sharedNow() - run.startedAt;
-  return run;
+  return boundedFanOut(client, connectionIds, payload, 1, budgetMs);
 }
 
 /**
@@ -111,35 +111,34 @@ export async function sequentialFanOut(
  * default HTTP agent still lets only 50 sockets per host work at a time; the rest queue in the agent.
  * Calls still pending when the budget runs out are aborted and not counted as attempted.
  */
-export async function promiseAllFanOut(
+export function promiseAllFanOut(
   client: ApiGatewayManagementApiClient,
   connectionIds: readonly string[],
   payload: string,
   budgetMs: number,
 ): Promise<StrategyRun> {
   const data = encode(payload);
-  const { run, record } = tally();
-  const controller = new AbortController();
-  // Every pending call listens on the one signal: that many listeners is the design, not a leak.
-  setMaxListeners(connectionIds.length + 10, controller.signal);
-  const timer = setTimeout(() => controller.abort(), budgetMs);
-  try {
-    const outcomes = await Promise.all(
-      connectionIds.map((connectionId) => post(client, connectionId, data, controller.signal)),
-    );
-    for (const outcome of outcomes) {
-      if (outcome.aborted) run.capped = true;
-      else record(outcome);
+  return timedRun(async ({ run, record }) => {
+    const controller = new AbortController();
+    // Every pending call listens on the one signal: that many listeners is the design, not a leak.
+    setMaxListeners(connectionIds.length + 10, controller.signal);
+    const timer = setTimeout(() => controller.abort(), budgetMs);
+    try {
+      const outcomes = await Promise.all(
+        connectionIds.map((connectionId) => post(client, connectionId, data, controller.signal)),
+      );
+      for (const outcome of outcomes) {
+        if (outcome.aborted) run.capped = true;
+        else record(outcome);
+      }
+    } finally {
+      clearTimeout(timer);
     }
-  } finally {
-    clearTimeout(timer);
-  }
-  run.elapsedMs = sharedNow() - run.startedAt;
-  return run;
+  });
 }
 
 /** At most `concurrency` calls in flight, no handler in between: the Management API's own ceiling. */
-export async function boundedFanOut(
+export function boundedFanOut(
   client: ApiGatewayManagementApiClient,
   connectionIds: readonly string[],
   payload: string,
@@ -147,21 +146,20 @@ export async function boundedFanOut(
   budgetMs: number,
 ): Promise<StrategyRun> {
   const data = encode(payload);
-  const { run, record } = tally();
-  const deadline = run.startedAt + budgetMs;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < connectionIds.length) {
-      if (sharedNow() >= deadline) {
-        run.capped = true;
-        return;
+  return timedRun(async ({ run, record }) => {
+    const deadline = run.startedAt + budgetMs;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < connectionIds.length) {
+        if (sharedNow() >= deadline) {
+          run.capped = true;
+          return;
+        }
+        const connectionId = connectionIds[next];
+        next += 1;
+        if (connectionId !== undefined) record(await post(client, connectionId, data));
       }
-      const connectionId = connectionIds[next];
-      next += 1;
-      if (connectionId !== undefined) record(await post(client, connectionId, data));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-  run.elapsedMs = sharedNow() - run.startedAt;
-  return run;
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  });
 }

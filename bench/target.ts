@@ -3,9 +3,10 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { executeApiSigner, signExecuteApiRequest } from '../signing/execute-api-signer';
+import { optionalEnv } from '../contracts/env-reader';
 import type { BroadcastEnvelope, Comment, Post } from '../contracts/protocol';
 import { LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY } from '../local/auth/credentials';
-import { loadTargetFile } from '../test/e2e/target';
+import { readOutputsFile } from '../local/launch/outputs-file';
 
 /**
  * Every call the benchmark makes to the system under test goes through this module: the comments API,
@@ -42,21 +43,24 @@ export interface BroadcastAnswer {
 
 /** The local stack only: the benchmark needs its fault injection and DynamoDB Local. Loopback only. */
 export function loadBenchTarget(outputsFile: string): BenchTarget {
-  const target = loadTargetFile(outputsFile);
-  const { managementEndpoint, dynamoDbEndpoint, faultsUrl } = target;
+  const outputs = readOutputsFile(outputsFile);
+  const managementEndpoint = outputs.optional('WebSocketManagementEndpoint');
+  const dynamoDbEndpoint = outputs.optional('DynamoDbEndpoint');
+  const faultsUrl = outputs.optional('FaultsUrl');
   if (!managementEndpoint || !dynamoDbEndpoint || !faultsUrl) {
     throw new Error(`${outputsFile} is not a local stack's outputs (no management/DynamoDB/faults URL)`);
   }
   const bench: BenchTarget = {
-    webSocketUrl: loopback(target.webSocketUrl),
-    commentsApiUrl: loopback(target.commentsApiUrl),
-    broadcastUrl: loopback(target.broadcastUrl),
+    webSocketUrl: loopback(outputs.required('WebSocketUrl')),
+    commentsApiUrl: loopback(outputs.required('CommentsApiUrl')),
+    broadcastUrl: loopback(outputs.required('BroadcastUrl')),
     managementEndpoint: loopback(managementEndpoint),
-    connectionsTableName: target.connectionsTableName,
+    connectionsTableName: outputs.required('ConnectionsTableName'),
     dynamoDbEndpoint: loopback(dynamoDbEndpoint),
     faultsUrl: loopback(faultsUrl),
   };
-  if (target.tokenUrl) bench.tokenUrl = loopback(target.tokenUrl);
+  const tokenUrl = outputs.optional('TokenUrl');
+  if (tokenUrl) bench.tokenUrl = loopback(tokenUrl);
   return bench;
 }
 
@@ -108,8 +112,8 @@ export async function webSocketConnectUrl(target: BenchTarget, userId: string): 
  * the check accepts any signature. Override with BENCH_ACCESS_KEY_ID / BENCH_SECRET_ACCESS_KEY.
  */
 const SIGNING_CREDENTIALS = {
-  accessKeyId: process.env.BENCH_ACCESS_KEY_ID || LOCAL_ACCESS_KEY_ID,
-  secretAccessKey: process.env.BENCH_SECRET_ACCESS_KEY || LOCAL_SECRET_ACCESS_KEY,
+  accessKeyId: optionalEnv('BENCH_ACCESS_KEY_ID', LOCAL_ACCESS_KEY_ID),
+  secretAccessKey: optionalEnv('BENCH_SECRET_ACCESS_KEY', LOCAL_SECRET_ACCESS_KEY),
 };
 const REGION = 'us-east-1';
 const signer = executeApiSigner(REGION, SIGNING_CREDENTIALS);
@@ -174,29 +178,34 @@ function expectStatus(status: number, what: string, response: { status: number; 
   }
 }
 
-export async function createPost(target: BenchTarget, userId: string, title: string): Promise<Post> {
-  const response = await request(`${target.commentsApiUrl}/api/v1/posts`, {
+/** A comments API write as `userId`, expected to answer 201 with what it created. */
+async function createAs<T>(
+  target: BenchTarget,
+  userId: string,
+  route: string,
+  body: Record<string, string>,
+  what: string,
+): Promise<T> {
+  const response = await request(`${target.commentsApiUrl}${route}`, {
     method: 'POST',
     headers: await identityHeaders(target, userId),
-    body: { title },
+    body,
   });
-  expectStatus(201, 'create post', response);
-  return response.body as Post;
+  expectStatus(201, what, response);
+  return response.body as T;
 }
 
-export async function createComment(
+export function createPost(target: BenchTarget, userId: string, title: string): Promise<Post> {
+  return createAs<Post>(target, userId, '/api/v1/posts', { title }, 'create post');
+}
+
+export function createComment(
   target: BenchTarget,
   userId: string,
   postId: string,
   content: string,
 ): Promise<Comment> {
-  const response = await request(`${target.commentsApiUrl}/api/v1/posts/${postId}/comments`, {
-    method: 'POST',
-    headers: await identityHeaders(target, userId),
-    body: { content },
-  });
-  expectStatus(201, 'create comment', response);
-  return response.body as Comment;
+  return createAs<Comment>(target, userId, `/api/v1/posts/${postId}/comments`, { content }, 'create comment');
 }
 
 /** POST {BroadcastUrl}/broadcast/comments; the answer says how many connections were addressed and reached. */

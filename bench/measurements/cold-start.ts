@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { EnvNames } from '../contracts/env-names';
-import { median, round } from './stats';
+import { EnvNames } from '../../contracts/env-names';
+import { median, round } from '../stats';
 
 const run = promisify(execFile);
 

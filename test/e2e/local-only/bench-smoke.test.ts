@@ -9,7 +9,7 @@ import { loadBenchTarget, resetFaults } from '../../../bench/target';
 
 /**
  * The benchmark harness (`npm run bench`) at tiny sizes against the e2e local stack, so that it cannot rot:
- * every item runs, every client gets every event, and the files are written. Nothing here is timed.
+ * every measurement runs, every client gets every event, and the files are written. Nothing here is timed.
  */
 const TINY: BenchConfig = {
   ...DEFAULT_BENCH_CONFIG,

@@ -1,0 +1,53 @@
+import { stageConfigs } from '../../lib/config/stage-config';
+import { BENCH_USER_ID, type MeasurementContext } from '../measurement-context';
+import type { CreateLatencyReport, CreateLatencyRow } from '../result';
+import { median, percentile, round } from '../stats';
+import { createComment } from '../target';
+import { sharedNow } from '../worker-protocol';
+
+/**
+ * Does creating a comment wait for its fan-out? Sequential creates on a post nobody subscribes to and on
+ * one with many subscribers: the latency the author sees in each case, and when the fan-out was done.
+ */
+export async function measureCreateLatency(context: MeasurementContext): Promise<CreateLatencyReport> {
+  const { config } = context;
+  const rows: CreateLatencyRow[] = [];
+  for (const subscribers of [0, config.createSubscribers]) {
+    const postId = subscribers === 0 ? context.quietPost : context.postFor(subscribers);
+    const latencies: number[] = [];
+    const fanOutTimes: number[] = [];
+    let complete = 0;
+    for (let k = 0; k < config.creates; k += 1) {
+      if (k % 10 === 0) context.log(`create latency, ${subscribers} subscribers: ${k}/${config.creates} …`);
+      const marker = context.marker(`create-${subscribers}-${k}`);
+      const started = sharedNow();
+      await createComment(context.target, BENCH_USER_ID, postId, marker);
+      latencies.push(sharedNow() - started);
+      if (subscribers > 0) {
+        // Sequential means the next create starts once this one's fan-out is over, so each is measured alone.
+        const times = await context.receipts(marker, subscribers);
+        if (times.length >= subscribers) complete += 1;
+        if (times.length > 0) fanOutTimes.push(Math.max(...times) - started);
+      }
+    }
+    const sorted = [...latencies].sort((a, b) => a - b);
+    rows.push({
+      subscribers,
+      creates: config.creates,
+      p50Ms: round(percentile(sorted, 50)),
+      p99Ms: round(percentile(sorted, 99)),
+      maxMs: round(percentile(sorted, 100)),
+      fanOutCompleteP50Ms: subscribers > 0 ? round(median(fanOutTimes)) : null,
+      completeFanOuts: subscribers > 0 ? complete : 0,
+    });
+  }
+  const [idle, loaded] = rows;
+  const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+    a && b ? round(a / b, 2) : null;
+  return {
+    rows,
+    p50Ratio: ratio(loaded?.p50Ms, idle?.p50Ms),
+    p99Ratio: ratio(loaded?.p99Ms, idle?.p99Ms),
+    broadcastTimeoutMs: stageConfigs[config.stage].broadcastTimeoutMs,
+  };
+}
