@@ -3,7 +3,9 @@
  * app, local API Gateways for the WebSocket, broadcast and comments APIs, and the demo page.
  * Configuration is by environment variable; see the README's "Local stack" section.
  */
-import { optionsFromEnv, PortInUseError, startLocalStack } from './local-stack';
+import { startLocalStack } from './local-stack';
+import { optionsFromEnv } from './local-stack-options';
+import { PortInUseError } from './servers/listening';
 
 // The local stack runs offline on Node 20: no instance-metadata probing, no SDK nag about Node 22.
 process.env.AWS_EC2_METADATA_DISABLED ??= 'true';

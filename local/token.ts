@@ -3,10 +3,11 @@
  * local stack described by local-outputs.json (written by `npm start`), ready for
  * `Authorization: Bearer <token>` on the comments API and `?token=<token>` on the WebSocket URL.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ID_PATTERN, isValidId } from '../contracts/protocol';
 import { DEFAULT_KEYS_FILE, LocalIssuer } from './auth/local-issuer';
+import { readOutputsFile } from './launch/outputs-file';
 
 async function main(): Promise<void> {
   const [userId, flag, value] = process.argv.slice(2);
@@ -23,9 +24,9 @@ async function main(): Promise<void> {
       `${outputsFile} not found: start the local stack first (npm start); tokens are bound to its issuer`,
     );
   }
-  const outputs = JSON.parse(readFileSync(outputsFile, 'utf8')) as { LocalStack?: Record<string, string> };
-  const issuer = outputs.LocalStack?.AuthIssuer;
-  const audience = outputs.LocalStack?.AuthAudience;
+  const outputs = readOutputsFile(outputsFile);
+  const issuer = outputs.optional('AuthIssuer');
+  const audience = outputs.optional('AuthAudience');
   if (!issuer || !audience) throw new Error(`${outputsFile} names no local issuer; restart the local stack`);
   const localIssuer = await LocalIssuer.load({
     issuer,

@@ -5,7 +5,8 @@ import { verifySigV4, type SignedRequest, type VerificationResult } from './sigv
 /**
  * What API Gateway checks before a route's function runs, done locally: HTTP API JWT authorizers
  * (signature against the issuer's keys, issuer, audience or client_id, expiry) and AWS_IAM (SigV4 against
- * the local credentials). REQUEST (Lambda) authorizers are invoked by the WebSocket gateway itself.
+ * the local credentials). REQUEST (Lambda) authorizers are run for WebSocket $connect by
+ * lambda-request-authorizer.ts.
  */
 export interface RouteAuthorizers {
   /** Resolves the verified claims, or rejects. */

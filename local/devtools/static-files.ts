@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import type { HttpResponse } from '../emulators/http-api';
+import { jsonResponse, type HttpResponse } from '../http-io';
 
 /**
  * The demo page: static files from local/devtools/demo, plus its TypeScript bundled once at start with the
@@ -61,11 +61,7 @@ export function createStaticFiles(config: DemoConfig): StaticFiles {
 
 async function serveStatic(urlPath: string, config: DemoConfig): Promise<HttpResponse | undefined> {
   if (urlPath === '/config.json') {
-    return {
-      statusCode: 200,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      body: Buffer.from(JSON.stringify(config)),
-    };
+    return jsonResponse(200, config, { 'cache-control': 'no-store' });
   }
   if (urlPath === '/app.js') {
     return {

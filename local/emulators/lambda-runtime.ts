@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { LocalFunction } from '../cloudformation/template-model';
+import type { LocalFunction } from '../cloudformation/local-model';
 
 export class LambdaInvocationError extends Error {
   constructor(

@@ -29,7 +29,7 @@ export default async function globalSetup(): Promise<void> {
   };
   globalThis.__LOCAL_STACK__ = await startLocalStackProcess(env);
   process.env.E2E_LOCAL_OUTPUTS_FILE = env.LOCAL_OUTPUTS_FILE;
-  // The bench smoke test reads the bundles from here (cold-start item).
+  // The bench smoke test measures cold starts of the bundles built here.
   process.env.E2E_LOCAL_ASSEMBLY_DIR = env.LOCAL_ASSEMBLY_DIR;
   process.env.E2E_ISSUER_KEYS_FILE = env.LOCAL_ISSUER_KEYS_FILE;
 }

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { sleep } from '../../contracts/backoff';
 import {
   CONNECTIONS_BY_TOPIC_INDEX,
   connectionKeys,
   connectionsTableSchema,
 } from '../../contracts/table-schema';
+import { readOutputsFile } from '../../local/launch/outputs-file';
 
 /**
  * Where the e2e suite points: the local stack the global setup started, or a deployed stage whose
@@ -26,13 +27,6 @@ export interface E2eTarget {
   dynamoDbEndpoint?: string;
 }
 
-function findOutput(outputs: Record<string, Record<string, string>>, key: string): string | undefined {
-  for (const stack of Object.values(outputs)) {
-    if (stack[key] !== undefined) return stack[key];
-  }
-  return undefined;
-}
-
 export function loadTarget(): E2eTarget {
   const file = process.env.E2E_OUTPUTS_FILE ?? process.env.E2E_LOCAL_OUTPUTS_FILE;
   if (!file) throw new Error('No outputs file: run through the e2e project, or set E2E_OUTPUTS_FILE');
@@ -41,26 +35,22 @@ export function loadTarget(): E2eTarget {
 
 /** Reads a `cdk deploy --outputs-file`-shaped JSON file (the local stack writes the same shape). */
 export function loadTargetFile(file: string): E2eTarget {
-  const outputs = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-  const required = (key: string): string => {
-    const value = findOutput(outputs, key);
-    if (!value) throw new Error(`Output ${key} missing from ${file}`);
-    return value.replace(/\/$/, '');
-  };
+  const outputs = readOutputsFile(file);
+  const url = (value: string): string => value.replace(/\/$/, '');
   const target: E2eTarget = {
-    webSocketUrl: required('WebSocketUrl'),
-    commentsApiUrl: required('CommentsApiUrl'),
-    broadcastUrl: required('BroadcastUrl'),
-    connectionsTableName: required('ConnectionsTableName'),
-    commentsTableName: required('CommentsTableName'),
+    webSocketUrl: url(outputs.required('WebSocketUrl')),
+    commentsApiUrl: url(outputs.required('CommentsApiUrl')),
+    broadcastUrl: url(outputs.required('BroadcastUrl')),
+    connectionsTableName: outputs.required('ConnectionsTableName'),
+    commentsTableName: outputs.required('CommentsTableName'),
   };
-  const managementEndpoint = findOutput(outputs, 'WebSocketManagementEndpoint');
-  const faultsUrl = findOutput(outputs, 'FaultsUrl');
-  const tokenUrl = findOutput(outputs, 'TokenUrl');
-  if (tokenUrl) target.tokenUrl = tokenUrl;
-  const dynamoDbEndpoint = findOutput(outputs, 'DynamoDbEndpoint');
-  if (managementEndpoint) target.managementEndpoint = managementEndpoint.replace(/\/$/, '');
+  const managementEndpoint = outputs.optional('WebSocketManagementEndpoint');
+  const faultsUrl = outputs.optional('FaultsUrl');
+  const tokenUrl = outputs.optional('TokenUrl');
+  const dynamoDbEndpoint = outputs.optional('DynamoDbEndpoint');
+  if (managementEndpoint) target.managementEndpoint = url(managementEndpoint);
   if (faultsUrl) target.faultsUrl = faultsUrl;
+  if (tokenUrl) target.tokenUrl = tokenUrl;
   if (dynamoDbEndpoint) target.dynamoDbEndpoint = dynamoDbEndpoint;
   return target;
 }
@@ -141,6 +131,6 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }

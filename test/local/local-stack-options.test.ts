@@ -1,4 +1,4 @@
-import { optionsFromEnv } from '../../local/local-stack';
+import { optionsFromEnv } from '../../local/local-stack-options';
 
 describe('optionsFromEnv: fan-out settings', () => {
   it('leaves the batch size and the async retry delay to the template and the emulator by default', () => {

@@ -7,15 +7,13 @@ import { COMMENTS_API_ROUTE_KEYS } from '../../../contracts/comments-api-routes'
 import { EnvNames } from '../../../contracts/env-names';
 import { buildApp } from '../../../lib/app';
 import { resolveStageConfig } from '../../../lib/config/stage-config';
+import type { LocalApi, LocalModel } from '../../../local/cloudformation/local-model';
 import {
-  buildLocalModel,
   TemplateModelError,
-  type LocalApi,
-  type LocalEndpoints,
-  type LocalModel,
   type StackTemplate,
   type Template,
-} from '../../../local/cloudformation/template-model';
+} from '../../../local/cloudformation/template';
+import { buildLocalModel, type LocalEndpoints } from '../../../local/cloudformation/template-model';
 import { cdkJsonContext } from '../../lib/synth-stage';
 
 type Resources = NonNullable<Template['Resources']>;

@@ -1,3 +1,4 @@
+import { sleep } from '../../../contracts/backoff';
 import type { LocalLambda } from '../../../local/emulators/lambda-runtime';
 
 /** The parts of an API Gateway event the local-stack tests read; the rest is checked with toMatchObject. */
@@ -63,6 +64,6 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 5000): Pro
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
 }

@@ -1,6 +1,7 @@
 import type { RouteAuthorizers } from '../../../local/auth/authorizers';
-import { LocalHttpApi, type HttpRequest, type HttpResponse } from '../../../local/emulators/http-api';
-import type { CorsConfiguration, LocalApi } from '../../../local/cloudformation/template-model';
+import { LocalHttpApi } from '../../../local/emulators/http-api';
+import type { HttpRequest, HttpResponse } from '../../../local/http-io';
+import type { CorsConfiguration, LocalApi } from '../../../local/cloudformation/local-model';
 import { FakeLambda, lambdaMap } from './fake-lambda';
 
 const ok = { statusCode: 200, body: '' };

@@ -8,15 +8,16 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
 import type { RouteAuthorizers } from '../../../local/auth/authorizers';
+import { DEAD_LETTERS_PATH } from '../../../local/devtools/control-paths';
+import { createDeadLetterRoute } from '../../../local/devtools/dead-letter-route';
 import {
-  DEAD_LETTERS_PATH,
   LocalLambdaInvokeApi,
   MAX_ASYNC_PAYLOAD_BYTES,
   type DeadLetter,
   type LambdaInvokeApiOptions,
 } from '../../../local/emulators/lambda-invoke-api';
 import { verifySigV4 } from '../../../local/auth/sigv4-verifier';
-import type { LocalFunction } from '../../../local/cloudformation/template-model';
+import type { LocalFunction } from '../../../local/cloudformation/local-model';
 import { FakeLambda, lambdaMap, waitUntil } from './fake-lambda';
 
 /** The only key the SigV4 check knows, and what the SDK client signs with. */
@@ -69,8 +70,10 @@ async function start(
     log: (message) => logged.push(message),
     ...options,
   });
+  // As on the local stack's gateway port: the dev tools' dead-letter route beside the Invoke API.
+  const deadLetters = createDeadLetterRoute(api);
   server = createServer((req, res) => {
-    if (!api.handle(req, res)) res.writeHead(404).end();
+    if (!api.handle(req, res) && !deadLetters(req, res)) res.writeHead(404).end();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

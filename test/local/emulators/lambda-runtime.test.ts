@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { LambdaInvocationError, LocalLambda } from '../../../local/emulators/lambda-runtime';
-import type { LocalFunction } from '../../../local/cloudformation/template-model';
+import type { LocalFunction } from '../../../local/cloudformation/local-model';
 
 const BUNDLE_DIR = path.join(__dirname, 'fixtures', 'echo-bundle');
 

@@ -15,10 +15,10 @@ import { WebSocket } from 'ws';
 import type { RouteAuthorizers } from '../../../local/auth/authorizers';
 import { NO_FAULTS, type FaultSettings } from '../../../local/devtools/faults';
 import { verifySigV4 } from '../../../local/auth/sigv4-verifier';
-import type { LocalApi } from '../../../local/cloudformation/template-model';
+import type { LocalApi } from '../../../local/cloudformation/local-model';
+import { MAX_MESSAGE_BYTES } from '../../../local/emulators/websocket-api';
 import {
   LocalWebSocketGateway,
-  MAX_MESSAGE_BYTES,
   type WebSocketGatewayOptions,
 } from '../../../local/emulators/websocket-gateway';
 import { FakeLambda, lambdaMap, waitUntil } from './fake-lambda';

@@ -1,0 +1,33 @@
+import { createServer, type Server } from 'node:http';
+import type { StaticFiles } from '../devtools/static-files';
+import { MAX_HTTP_API_PAYLOAD_BYTES, type LocalHttpApi } from '../emulators/http-api';
+import { readHttpRequest, requestUrl, send, sendJson, type HttpRequest, type HttpResponse } from '../http-io';
+
+export interface AppServerOptions {
+  /** HTTP APIs on the `$default` stage (the comments API), served from the root as on execute-api. */
+  httpApis: readonly LocalHttpApi[];
+  /** Everything under `/_local/`: the dev-only routes (devtools/dev-token-routes.ts). */
+  devRoutes(request: HttpRequest): Promise<HttpResponse>;
+  /** The demo page, for GET and HEAD requests no API route takes. */
+  staticFiles: StaticFiles;
+}
+
+/** The app port: the comments API and the demo page on one origin, so the page needs no CORS. */
+export function createAppServer(options: AppServerOptions): Server {
+  const server = createServer((req, res) => {
+    const url = requestUrl(req);
+    void (async () => {
+      const request = await readHttpRequest(req, url, url.pathname, MAX_HTTP_API_PAYLOAD_BYTES);
+      if (!request) return sendJson(res, 413, { message: 'Request Entity Too Large' });
+      if (url.pathname.startsWith('/_local/')) return send(res, await options.devRoutes(request));
+      const http = options.httpApis.find((h) => h.matches(request.method, request.path));
+      if (http) return send(res, await http.handle(request));
+      const file =
+        req.method === 'GET' || req.method === 'HEAD' ? await options.staticFiles(url.pathname) : undefined;
+      if (file) return send(res, file);
+      sendJson(res, 404, { message: 'Not Found' });
+    })().catch((error: Error) => sendJson(res, 500, { message: error.message }));
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
+  return server;
+}
