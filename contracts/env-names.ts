@@ -1,6 +1,8 @@
 /**
- * The environment variables the functions read. The CDK constructs set them from these names and the
- * handlers read them with these names, so a rename cannot leave the two disagreeing.
+ * Every environment variable the functions read. The CDK constructs set them from these names and the
+ * handlers read them with these names, so a rename cannot leave the two disagreeing. Most are set by the
+ * stacks from the stage config (lib/config/stage-config.ts, the one place their values are chosen); the
+ * few that Lambda or the local stack set instead say so.
  */
 export const EnvNames = {
   stage: 'STAGE',
@@ -33,6 +35,20 @@ export const EnvNames = {
   fanOutMaxGenerations: 'FAN_OUT_MAX_GENERATIONS',
   /** Set by Lambda itself (and by the local stack): the running function's own name. */
   lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
+  /** Set by Lambda itself: the function's handler setting (`index.handler`), which names its trace subsegment. */
+  lambdaHandler: '_HANDLER',
+  /** Set by Lambda itself (and by the local stack): the region the function runs in, e.g. for SigV4. */
+  region: 'AWS_REGION',
+  /**
+   * Set by the local stack only: DynamoDB Local's URL. Unset in Lambda, where the SDK uses the regional
+   * endpoint.
+   */
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  /**
+   * Set by the local stack only: its emulation of Lambda's Invoke API, where fan-out batches are queued.
+   * Unset in Lambda, where the SDK uses the regional endpoint.
+   */
+  lambdaEndpoint: 'LAMBDA_ENDPOINT',
   /** The token issuer (`iss`), e.g. https://cognito-idp.{region}.amazonaws.com/{userPoolId}. */
   authIssuer: 'AUTH_ISSUER',
   /** Accepted audience: the `aud` claim, or `client_id` for Cognito access tokens. */

@@ -3,6 +3,7 @@
  * This module is the single definition of it: handlers, the local stack, the client SDK and the tests all
  * import these types and parsers rather than restating them. See docs/protocol.md.
  */
+import { isRecord } from './json';
 
 /** Ids of posts and comments: what we generate (ULIDs) and what clients may send. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -145,10 +146,6 @@ const fail = (code: ErrorCode, message: string): { ok: false; error: ProtocolErr
   error: { code, message },
 });
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
 }
@@ -160,23 +157,55 @@ export function byteLength(text: string): number {
   return utf8.encode(text).length;
 }
 
-/** Parses one client text frame. Never throws: every failure is a ProtocolError to send back. */
-export function parseClientMessage(raw: string | null | undefined): ParseResult<ClientMessage> {
+/** What a JSON-object parser checks before reading fields, and how its errors name the input. */
+interface JsonBodyRules {
+  /** How the errors name the input: `Message`, `Body`. */
+  readonly noun: string;
+  readonly emptyMessage: string;
+  readonly maxBytes: number;
+  /** What the input must be, as the error says it: `a JSON object`. */
+  readonly objectShape: string;
+}
+
+/**
+ * The checks every JSON input of the protocol goes through, in this order: present and non-empty, within
+ * its size limit (measured before parsing, so an oversized input is never parsed), valid JSON, and a
+ * plain object. Each failure has the error code clients and callers already rely on.
+ */
+function parseJsonObject(
+  raw: string | null | undefined,
+  rules: JsonBodyRules,
+): ParseResult<Record<string, unknown>> {
   if (raw === null || raw === undefined || raw.length === 0) {
-    return fail(ErrorCodes.invalidMessage, 'Message body is empty');
+    return fail(ErrorCodes.invalidMessage, rules.emptyMessage);
   }
-  if (byteLength(raw) > MAX_CLIENT_MESSAGE_BYTES) {
-    return fail(ErrorCodes.messageTooLarge, `Message exceeds ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+  if (byteLength(raw) > rules.maxBytes) {
+    return fail(ErrorCodes.messageTooLarge, `${rules.noun} exceeds ${rules.maxBytes} bytes`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    return fail(ErrorCodes.invalidJson, 'Message is not valid JSON');
+    return fail(ErrorCodes.invalidJson, `${rules.noun} is not valid JSON`);
   }
   if (!isRecord(parsed)) {
-    return fail(ErrorCodes.invalidMessage, 'Message must be a JSON object');
+    return fail(ErrorCodes.invalidMessage, `${rules.noun} must be ${rules.objectShape}`);
   }
+  return { ok: true, value: parsed };
+}
+
+const CLIENT_MESSAGE_BODY: JsonBodyRules = {
+  noun: 'Message',
+  emptyMessage: 'Message body is empty',
+  maxBytes: MAX_CLIENT_MESSAGE_BYTES,
+  objectShape: 'a JSON object',
+};
+
+/** Parses one client text frame. Never throws: every failure is a ProtocolError to send back. */
+export function parseClientMessage(raw: string | null | undefined): ParseResult<ClientMessage> {
+  const body = parseJsonObject(raw, CLIENT_MESSAGE_BODY);
+  if (!body.ok) return body;
+  const parsed = body.value;
   const { action } = parsed;
   if (typeof action !== 'string') {
     return fail(ErrorCodes.invalidMessage, 'Message needs a string "action"');
@@ -226,23 +255,17 @@ export const MAX_BROADCAST_BYTES = 128 * 1024;
 
 const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
+const BROADCAST_BODY: JsonBodyRules = {
+  noun: 'Body',
+  emptyMessage: 'Body is empty',
+  maxBytes: MAX_BROADCAST_BYTES,
+  objectShape: 'a JSON object {type, data}',
+};
+
 export function parseBroadcastEnvelope(raw: string | null | undefined): ParseResult<BroadcastEnvelope> {
-  if (raw === null || raw === undefined || raw.length === 0) {
-    return fail(ErrorCodes.invalidMessage, 'Body is empty');
-  }
-  if (byteLength(raw) > MAX_BROADCAST_BYTES) {
-    return fail(ErrorCodes.messageTooLarge, `Body exceeds ${MAX_BROADCAST_BYTES} bytes`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return fail(ErrorCodes.invalidJson, 'Body is not valid JSON');
-  }
-  if (!isRecord(parsed)) {
-    return fail(ErrorCodes.invalidMessage, 'Body must be a JSON object {type, data}');
-  }
-  const { type, data, eventId, seq } = parsed;
+  const body = parseJsonObject(raw, BROADCAST_BODY);
+  if (!body.ok) return body;
+  const { type, data, eventId, seq } = body.value;
   if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
     return fail(ErrorCodes.invalidMessage, `"type" must match ${EVENT_TYPE_PATTERN.source}`);
   }

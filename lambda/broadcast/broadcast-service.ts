@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionNotifier } from '../shared/connection-notifier';
 import { encodeEvent } from '../shared/connection-notifier';
-import type { ConnectionRepository } from '../shared/connection-repository';
+import type { ConnectionAudience } from '../shared/connection-repository';
 import { broadcastPostId, type BroadcastEnvelope } from '../../contracts/protocol';
 import { countMetric, durationMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
@@ -29,7 +29,7 @@ export interface BroadcastSummary extends FanOutCounts {
 }
 
 export interface BroadcastServiceOptions {
-  connections: ConnectionRepository;
+  connections: ConnectionAudience;
   notifier: ConnectionNotifier;
   /** Queues batches for the fan-out workers. */
   dispatcher: FanOutDispatcher;

@@ -1,36 +1,18 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createDocumentClient, createLambdaClient, createManagementClient } from '../shared/aws-clients';
-import { ManagementApiNotifier } from '../shared/connection-notifier';
-import { DynamoConnectionRepository } from '../shared/connection-repository';
-import { connectionsTableConfig } from '../shared/connections-config';
+import { BroadcastRoutes } from '../../contracts/broadcast-routes';
 import { correlationIdFromHeaders } from '../../contracts/correlation';
-import { requireEnv } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
+import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../../contracts/protocol';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { json, rawBody, toErrorResponse, type HttpResult } from '../shared/http';
-import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../../contracts/protocol';
 import { currentCorrelationId, instrumented } from '../shared/telemetry';
+import { fanOutBatchSizeFromEnv } from '../fan-out/fan-out-config';
+import { fanOutWiringFromEnv } from '../fan-out/fan-out-wiring';
 import { BroadcastService } from './broadcast-service';
-import { LambdaFanOutDispatcher } from '../fan-out/fan-out-batch';
-import { fanOutConfigFromEnv } from '../fan-out/fan-out-config';
-
-const connectionsTable = connectionsTableConfig();
-const managementEndpoint = requireEnv(EnvNames.managementEndpoint);
-const workerFunctionName = requireEnv(EnvNames.fanOutWorkerFunctionName);
-const { concurrency, retry, batchSize } = fanOutConfigFromEnv();
 
 const service = new BroadcastService({
-  connections: new DynamoConnectionRepository(
-    createDocumentClient(),
-    connectionsTable.tableName,
-    connectionsTable.ttlSeconds,
-  ),
-  // The fan-out retries throttles and 5xx itself and counts each retry, so the SDK must not retry too.
-  notifier: new ManagementApiNotifier(createManagementClient(managementEndpoint, { maxAttempts: 1 })),
-  dispatcher: new LambdaFanOutDispatcher(createLambdaClient(), workerFunctionName),
-  concurrency,
-  retry,
-  batchSize,
+  ...fanOutWiringFromEnv(EnvNames.fanOutWorkerFunctionName),
+  batchSize: fanOutBatchSizeFromEnv(),
 });
 
 function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
@@ -45,14 +27,14 @@ function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   try {
     switch (event.routeKey) {
-      case 'POST /broadcast/comments': {
+      case BroadcastRoutes.broadcastComments.routeKey: {
         const summary = await service.broadcast(envelopeOf(event), {
           correlationId: currentCorrelationId(),
         });
         // 202 Accepted: the audience was handed to fan-out workers, which deliver after this answer.
         return json(summary.batches > 0 ? 202 : 200, summary);
       }
-      case 'GET /connections/count':
+      case BroadcastRoutes.connectionCount.routeKey:
         return json(200, { count: await service.countConnections() });
       default:
         throw new NotFoundError('Not Found');

@@ -1,4 +1,6 @@
+import { BroadcastRoutes } from '../../contracts/broadcast-routes';
 import { CORRELATION_ID_HEADER } from '../../contracts/correlation';
+import { isRecord } from '../../contracts/json';
 import type { CommentChangeEvent } from '../../contracts/protocol';
 import { countMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
@@ -44,8 +46,6 @@ export interface HttpBroadcastClientOptions {
   correlationId?: () => string | undefined;
 }
 
-export const BROADCAST_PATH = '/broadcast/comments';
-export const CONNECTION_COUNT_PATH = '/connections/count';
 /** Enough of an error body to diagnose it, not enough to flood the log. */
 const BODY_EXCERPT_CHARS = 500;
 
@@ -87,8 +87,8 @@ function parseJson(text: string): unknown {
 }
 
 function numberField(value: unknown, field: string): number | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const candidate = (value as Record<string, unknown>)[field];
+  if (!isRecord(value)) return undefined;
+  const candidate = value[field];
   return typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 0
     ? candidate
     : undefined;
@@ -125,8 +125,8 @@ export class HttpBroadcastClient implements BroadcastPublisher {
       throw new Error(`Broadcast timeout must be a positive number of milliseconds, got ${timeoutMs}`);
     }
     const root = baseUrl.replace(/\/+$/, '');
-    this.broadcastUrl = root + BROADCAST_PATH;
-    this.countUrl = root + CONNECTION_COUNT_PATH;
+    this.broadcastUrl = root + BroadcastRoutes.broadcastComments.path;
+    this.countUrl = root + BroadcastRoutes.connectionCount.path;
     this.timeoutMs = timeoutMs;
     this.send = send;
     this.correlationId = correlationId;
@@ -137,7 +137,7 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
       const { ok, status, text } = await this.request(this.broadcastUrl, {
-        method: 'POST',
+        method: BroadcastRoutes.broadcastComments.method,
         headers: this.headers({ 'content-type': 'application/json' }),
         body: JSON.stringify(event),
         signal,
@@ -167,7 +167,7 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     let answer: { ok: boolean; status: number; text: string };
     try {
       answer = await this.request(this.countUrl, {
-        method: 'GET',
+        method: BroadcastRoutes.connectionCount.method,
         headers: this.headers({ accept: 'application/json' }),
         signal,
       });

@@ -1,9 +1,5 @@
-import {
-  InvalidCursorError,
-  type ChangeOutcome,
-  type CommentRepository,
-  type EventStamp,
-} from '../shared/comment-repository';
+import { InvalidCursorError } from '../shared/comment-cursor';
+import type { ChangeOutcome, CommentRepository, EventStamp } from '../shared/comment-repository';
 import { ForbiddenError, NotFoundError, ValidationError } from '../shared/errors';
 import {
   ID_PATTERN,
@@ -21,8 +17,6 @@ export const MAX_TITLE_LENGTH = 200;
 export const MAX_BODY_LENGTH = 10_000;
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 100;
-/** How long a change event is kept for clients resuming with `lastSeq`: 24 hours. */
-export const DEFAULT_EVENT_RETENTION_SECONDS = 24 * 60 * 60;
 
 /** Who performs a write: the verified token's subject (identity.ts is the one place that reads it). */
 export interface Actor {
@@ -63,8 +57,8 @@ export interface CommentServiceDependencies {
   newId: IdGenerator;
   /** The wss:// URL clients connect to, reported by the status endpoint; may be ''. */
   websocketEndpoint: string;
-  /** Seconds a change event is kept for replay before TTL may delete it. @default DEFAULT_EVENT_RETENTION_SECONDS */
-  eventRetentionSeconds?: number;
+  /** Seconds a change event is kept for replay before TTL may delete it: the stage's eventRetentionSeconds. */
+  eventRetentionSeconds: number;
 }
 
 // Tab, line feed and carriage return are legitimate in multi-line text; every other C0/C1 control
@@ -125,7 +119,7 @@ export class CommentService {
     this.clock = deps.clock;
     this.newId = deps.newId;
     this.websocketEndpoint = deps.websocketEndpoint;
-    const retention = deps.eventRetentionSeconds ?? DEFAULT_EVENT_RETENTION_SECONDS;
+    const retention = deps.eventRetentionSeconds;
     if (!Number.isInteger(retention) || retention < 1) {
       throw new RangeError(`eventRetentionSeconds must be a positive integer, got ${retention}`);
     }

@@ -1,30 +1,25 @@
+import { correlationIdFromHeaders } from '../../contracts/correlation';
+import { positiveIntEnv, requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
 import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoCommentRepository } from '../shared/comment-repository';
-import { correlationIdFromHeaders } from '../../contracts/correlation';
-import { intEnv, optionalEnv, requireEnv } from '../../contracts/env-reader';
-import { EnvNames } from '../../contracts/env-names';
 import { newId } from '../shared/ids';
 import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';
-import { CommentService, DEFAULT_EVENT_RETENTION_SECONDS } from './comment-service';
+import { CommentService } from './comment-service';
 import { createHandler } from './routes';
 import { createSigV4Transport, regionFromEnv } from './sigv4-transport';
 
 export { createHandler };
 
-/** Writes wait for the broadcast at most this long; the function's own timeout must leave room for it. */
-export const DEFAULT_BROADCAST_TIMEOUT_MS = 3000;
-
 // Configuration is read before any client is built, so a misconfigured function fails its cold start
 // with the missing variable's name instead of failing requests later.
 const tableName = requireEnv(EnvNames.commentsTable);
 const broadcastUrl = requireEnv(EnvNames.broadcastUrl);
-const broadcastTimeoutMs = intEnv(EnvNames.broadcastTimeoutMs, DEFAULT_BROADCAST_TIMEOUT_MS);
-const websocketUrl = optionalEnv(EnvNames.websocketUrl, '');
-const eventRetentionSeconds = intEnv(EnvNames.eventRetentionSeconds, DEFAULT_EVENT_RETENTION_SECONDS);
-if (eventRetentionSeconds < 1) {
-  throw new Error(`Environment variable ${EnvNames.eventRetentionSeconds} must be at least 1`);
-}
+// Writes wait for the broadcast at most this long; the function's own timeout must leave room for it.
+const broadcastTimeoutMs = positiveIntEnv(EnvNames.broadcastTimeoutMs);
+const websocketUrl = requireEnv(EnvNames.websocketUrl);
+const eventRetentionSeconds = positiveIntEnv(EnvNames.eventRetentionSeconds);
 const region = regionFromEnv();
 
 const service = new CommentService({

@@ -1,5 +1,6 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
+import { requireEnv, type Env } from '../../contracts/env-reader';
 import { countMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
 import type { HttpTransport } from './broadcast-client';
@@ -10,12 +11,6 @@ import {
 } from '../../signing/execute-api-signer';
 
 export { EXECUTE_API_SERVICE, type SigningCredentials } from '../../signing/execute-api-signer';
-
-/**
- * Set by the Lambda runtime itself (and by the local stack for its workers), not by our constructs,
- * which is why it is not one of EnvNames.
- */
-export const REGION_ENV = 'AWS_REGION';
 
 export interface SigV4TransportOptions {
   region: string;
@@ -39,8 +34,9 @@ export class RequestSigningError extends Error {
   }
 }
 
-export function regionFromEnv(env: Record<string, string | undefined> = process.env): string {
-  return requireEnv(REGION_ENV, env);
+/** The region to sign for: the function's own, which Lambda sets (and the local stack, for its workers). */
+export function regionFromEnv(env: Env = process.env): string {
+  return requireEnv(EnvNames.region, env);
 }
 
 const fetchTransport: HttpTransport = (url, request) => fetch(url, request);

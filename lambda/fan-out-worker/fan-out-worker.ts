@@ -1,12 +1,12 @@
 import { encodeEvent, type ConnectionNotifier } from '../shared/connection-notifier';
-import type { ConnectionRepository } from '../shared/connection-repository';
+import type { ConnectionAudience } from '../shared/connection-repository';
 import { countMetric, durationMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
 import type { FanOutBatch, FanOutDispatcher } from '../fan-out/fan-out-batch';
 import { countFanOutMetrics, fanOut, type FanOutCounts, type FanOutDependencies } from '../fan-out/fan-out';
 
 export interface FanOutWorkerOptions {
-  connections: ConnectionRepository;
+  connections: ConnectionAudience;
   notifier: ConnectionNotifier;
   /** Hands the ids that still failed on to a new invocation of this worker. */
   dispatcher: FanOutDispatcher;

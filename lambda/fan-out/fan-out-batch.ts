@@ -1,5 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { isValidCorrelationId } from '../../contracts/correlation';
+import { isRecord } from '../../contracts/json';
 import type { BroadcastEnvelope } from '../../contracts/protocol';
 
 /**
@@ -30,10 +31,6 @@ export class InvalidFanOutBatchError extends Error {
     super(`Not a fan-out batch: ${message}`);
     this.name = 'InvalidFanOutBatchError';
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const positiveInteger = (value: unknown): value is number =>

@@ -1,9 +1,9 @@
-import type { ConnectionNotifier, DeliveryResult } from '../shared/connection-notifier';
-import type { ConnectionRepository } from '../shared/connection-repository';
-import { countMetric, logger } from '../shared/telemetry';
+import { backoffDelay, sleep as realSleep, type RetryPolicy } from '../../contracts/backoff';
 import { MetricNames } from '../../contracts/telemetry-names';
+import type { ConnectionNotifier, DeliveryResult } from '../shared/connection-notifier';
+import type { ConnectionAudience } from '../shared/connection-repository';
+import { countMetric, logger } from '../shared/telemetry';
 import { forEachBounded } from './bounded-concurrency';
-import { backoffDelayMs, sleep as realSleep, type RetryPolicy } from './retry-policy';
 
 /** What one fan-out did. Each addressed connection ends in exactly one of delivered, stale or failed. */
 export interface FanOutCounts {
@@ -29,10 +29,15 @@ export interface FanOutResult extends FanOutCounts {
 }
 
 export interface FanOutDependencies {
-  connections: ConnectionRepository;
+  /** Where the connections API Gateway reports gone are removed. */
+  connections: ConnectionAudience;
   notifier: ConnectionNotifier;
   /** postToConnection calls kept in flight at once; a connection waiting out its backoff keeps its slot. */
   concurrency: number;
+  /**
+   * How a retryable failure is tried again. Every postToConnection of every fan-out in the account shares
+   * API Gateway's Management API quota, which is why the retries back off with full jitter.
+   */
   retry: RetryPolicy;
   /** Injectable so tests need not wait. @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
@@ -93,7 +98,7 @@ export async function fanOut(
     let attempt = 1;
     let outcome = await send(notifier, connectionId, payload);
     while (outcome.outcome === 'failed' && outcome.retryable === true && attempt < retry.maxAttempts) {
-      await sleep(backoffDelayMs(attempt, retry, random));
+      await sleep(backoffDelay(attempt, retry, random));
       attempt += 1;
       result.retried += 1;
       outcome = await send(notifier, connectionId, payload);

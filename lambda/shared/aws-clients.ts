@@ -2,9 +2,9 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EnvNames } from '../../contracts/env-names';
+import { optionalEnv, type Env } from '../../contracts/env-reader';
 import { tracer } from './telemetry';
-
-type Env = Record<string, string | undefined>;
 
 /**
  * SDK clients, built once per cold start by each handler module and passed into the adapters that use
@@ -15,9 +15,8 @@ type Env = Record<string, string | undefined>;
  * service, operation, status and retries; elsewhere tracing is off and the client is returned as built.
  */
 export function createDocumentClient(env: Env = process.env): DynamoDBDocumentClient {
-  const endpoint = env.DYNAMODB_ENDPOINT;
   // The document client shares the base client's middleware stack, so capturing the base client traces both.
-  const client = tracer.captureAWSv3Client(new DynamoDBClient(endpoint ? { endpoint } : {}));
+  const client = tracer.captureAWSv3Client(new DynamoDBClient(localEndpoint(EnvNames.dynamodbEndpoint, env)));
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -45,6 +44,11 @@ export function createManagementClient(
 }
 
 export function createLambdaClient(env: Env = process.env): LambdaClient {
-  const endpoint = env.LAMBDA_ENDPOINT;
-  return tracer.captureAWSv3Client(new LambdaClient(endpoint ? { endpoint } : {}));
+  return tracer.captureAWSv3Client(new LambdaClient(localEndpoint(EnvNames.lambdaEndpoint, env)));
+}
+
+/** The local stack's endpoint for a client when it sets one; none (the regional endpoint) in Lambda. */
+function localEndpoint(name: string, env: Env): { endpoint?: string } {
+  const endpoint = optionalEnv(name, '', env);
+  return endpoint === '' ? {} : { endpoint };
 }

@@ -1,4 +1,3 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
@@ -7,8 +6,12 @@ import {
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Comment, CommentUpdatedEvent, Post, SequencedChangeEvent } from '../../contracts/protocol';
+import { backoffDelay, sleep, type RetryPolicy } from '../../contracts/backoff';
+import type { Comment, Post, SequencedChangeEvent } from '../../contracts/protocol';
 import { commentKeys, commentsTableSchema } from '../../contracts/table-schema';
+import { judgeCancellation, type ChangeKind } from './change-cancellation';
+import { decodeCursor, encodeCursor } from './comment-cursor';
+import { toComment, toPost, toSequencedEvent } from './comment-items';
 
 export interface CommentPage {
   comments: Comment[];
@@ -97,122 +100,18 @@ export class SeqContentionError extends Error {
   }
 }
 
-/** A cursor that was not produced by listComments: the caller sent garbage. */
-export class InvalidCursorError extends Error {
-  constructor() {
-    super('Invalid pagination cursor');
-    this.name = 'InvalidCursorError';
-  }
-}
-
 const { partitionKey, sortKey, timeToLiveAttribute } = commentsTableSchema;
 
 /** The post item's attribute holding the seq of its latest event. */
 const LAST_SEQ_ATTRIBUTE = 'lastSeq';
 
-/** Attempts at taking the next seq when other writers to the same post keep winning the race. */
-export const DEFAULT_MAX_SEQ_ATTEMPTS = 6;
-/** Full-jitter backoff between attempts: a random wait up to min(cap, base * 2^attempt) ms. */
-const BACKOFF_BASE_MS = 10;
-const BACKOFF_CAP_MS = 250;
-
-/** The positions in every change transaction, which is how cancellation reasons are told apart. */
-const POST_ITEM = 0;
-const COMMENT_ITEM = 1;
-
-function toComment(item: Record<string, unknown>): Comment {
-  const comment: Comment = {
-    id: String(item.id),
-    postId: String(item.postId),
-    userId: String(item.userId),
-    content: String(item.content),
-    createdAt: String(item.createdAt),
-  };
-  if (typeof item.updatedAt === 'string') comment.updatedAt = item.updatedAt;
-  return comment;
-}
-
-function toPost(item: Record<string, unknown>): Post {
-  return {
-    id: String(item.id),
-    title: String(item.title),
-    body: String(item.body ?? ''),
-    userId: String(item.userId),
-    createdAt: String(item.createdAt),
-  };
-}
-
 /**
- * The event of a stored item, rebuilt field by field in one fixed key order. The comments API broadcasts
- * what this returns for the item it wrote and a replay sends what it returns for the item it read, so a
- * replayed event is the same bytes as the live one whatever order DynamoDB hands map attributes back in.
+ * Taking the next seq when other writers to the same post keep winning the race: a few attempts, with a
+ * fully jittered wait below 20, 40, 80, 160, then 250 ms between them. Not a stage setting: the race is
+ * between writers of one post, whatever the stage.
  */
-export function toSequencedEvent(item: Record<string, unknown>): SequencedChangeEvent {
-  const data = (item.data ?? {}) as Record<string, unknown>;
-  const postId = String(data.postId);
-  const meta = { eventId: String(item.eventId), seq: Number(item.seq) };
-  switch (item.type) {
-    case 'comment.created':
-      return {
-        type: 'comment.created',
-        data: { postId, comment: toComment((data.comment ?? {}) as Record<string, unknown>) },
-        ...meta,
-      };
-    case 'comment.updated': {
-      const action: CommentUpdatedEvent['data']['action'] = data.action === 'deleted' ? 'deleted' : 'updated';
-      return {
-        type: 'comment.updated',
-        data: { postId, commentId: String(data.commentId), action },
-        ...meta,
-      };
-    }
-    default:
-      throw new Error(`Stored event ${String(item.sk)} has an unknown type ${String(item.type)}`);
-  }
-}
-
-/** Whether the change writes a new comment or one that must already exist (an edit or a deletion). */
-type ChangeKind = 'newComment' | 'existingComment';
-
-type CancellationVerdict = { retry: true } | { retry: false; reason: ChangeRejection };
-
-/**
- * What a cancelled change transaction means. A failed condition on the comment is final: for an edit or
- * deletion the old item comes back (ReturnValuesOnConditionCheckFailure) when the comment exists, so it is
- * someone else's. A failed condition on the post is another writer having taken the seq first (or the post
- * having gone, which the next read of the seq tells), and a TransactionConflict is a write racing ours:
- * both are retried. Anything else is not ours to interpret.
- */
-function judgeCancellation(error: unknown, kind: ChangeKind): CancellationVerdict | undefined {
-  if (!(error instanceof TransactionCanceledException)) return undefined;
-  const reasons = error.CancellationReasons ?? [];
-  const comment = reasons[COMMENT_ITEM];
-  if (comment?.Code === 'ConditionalCheckFailed') {
-    // A new comment's id is a fresh ULID: a collision is not a user error, so it is not judged here.
-    if (kind === 'newComment') return undefined;
-    return { retry: false, reason: comment.Item ? 'notAuthor' : 'commentNotFound' };
-  }
-  if (reasons[POST_ITEM]?.Code === 'ConditionalCheckFailed') return { retry: true };
-  if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return { retry: true };
-  return undefined;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The cursor is the last comment id of a page, base64url-encoded so clients treat it as opaque. */
-function encodeCursor(commentId: string): string {
-  return Buffer.from(commentId, 'utf8').toString('base64url');
-}
-
-/** base64url of the longest id (64 characters) is 86 characters; anything longer is not ours. */
-const MAX_CURSOR_LENGTH = 88;
-
-function decodeCursor(cursor: string): string {
-  if (cursor.length > MAX_CURSOR_LENGTH) throw new InvalidCursorError();
-  const commentId = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(commentId)) throw new InvalidCursorError();
-  return commentId;
-}
+const SEQ_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 20, maxMs: 250 };
+export const DEFAULT_MAX_SEQ_ATTEMPTS = SEQ_RETRY.maxAttempts;
 
 export interface DynamoCommentRepositoryOptions {
   /** @default DEFAULT_MAX_SEQ_ATTEMPTS */
@@ -442,6 +341,7 @@ export class DynamoCommentRepository implements CommentRepository {
       try {
         await this.client.send(
           new TransactWriteCommand({
+            // In ChangeItemPositions order: the cancellation reasons are read by position.
             TransactItems: [
               this.advanceSeq(postId, lastSeq),
               change,
@@ -463,7 +363,7 @@ export class DynamoCommentRepository implements CommentRepository {
         if (!verdict) throw error;
         if (!verdict.retry) return { ok: false, reason: verdict.reason };
         if (attempt >= this.maxSeqAttempts) throw new SeqContentionError(postId, attempt);
-        await this.sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+        await this.sleep(backoffDelay(attempt, SEQ_RETRY, Math.random));
       }
     }
   }

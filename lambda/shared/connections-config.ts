@@ -1,23 +1,19 @@
-import { intEnv, requireEnv } from '../../contracts/env-reader';
+import { intEnv, requireEnv, type Env } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
-
-/**
- * API Gateway closes every WebSocket connection after 2 hours; 2 h 15 min leaves a margin so TTL only
- * reaps rows whose connection is certainly gone (the $disconnect route normally deletes them first).
- */
-export const DEFAULT_CONNECTION_TTL_SECONDS = 8100;
 
 export interface ConnectionsTableConfig {
   tableName: string;
+  /** Seconds a connection row (and its subscriptions) lives after $connect: the stage's connectionTtlSeconds. */
   ttlSeconds: number;
 }
 
-/** The three connection-table users ($connect/$disconnect, messages, broadcast) read it the same way. */
-export function connectionsTableConfig(
-  env: Record<string, string | undefined> = process.env,
-): ConnectionsTableConfig {
+/**
+ * How the functions that write connection rows ($connect/$disconnect, messages) read the table. The
+ * broadcast and the fan-out worker only read and delete, so they need the table name alone.
+ */
+export function connectionsTableConfig(env: Env = process.env): ConnectionsTableConfig {
   return {
     tableName: requireEnv(EnvNames.connectionsTable, env),
-    ttlSeconds: intEnv(EnvNames.connectionTtlSeconds, DEFAULT_CONNECTION_TTL_SECONDS, env),
+    ttlSeconds: intEnv(EnvNames.connectionTtlSeconds, env),
   };
 }

@@ -3,6 +3,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { EnvNames } from '../../contracts/env-names';
+import { optionalEnv } from '../../contracts/env-reader';
 import { METRICS_NAMESPACE, type MetricName } from '../../contracts/telemetry-names';
 
 /**
@@ -69,7 +71,7 @@ function traceHandler(correlationId: string | undefined): HandlerTrace | undefin
   if (!tracer.isTracingEnabled()) return undefined;
   const segment = tracer.getSegment();
   if (segment === undefined) return undefined;
-  const subsegment = segment.addNewSubsegment(`## ${process.env._HANDLER ?? 'handler'}`);
+  const subsegment = segment.addNewSubsegment(`## ${optionalEnv(EnvNames.lambdaHandler, 'handler')}`);
   tracer.setSegment(subsegment);
   tracer.annotateColdStart();
   tracer.addServiceNameAnnotation();
@@ -88,6 +90,9 @@ function traceHandler(correlationId: string | undefined): HandlerTrace | undefin
  *   start) and `correlation_id`; and clears the keys again when done, so no id outlives its invocation;
  * - traces the handler in a subsegment of its own (in Lambda);
  * - flushes the stored metrics after every invocation, even a failed one.
+ * Why not Powertools' middy middlewares (injectLambdaContext, captureLambdaHandler, logMetrics): they would
+ * add middy to every bundle, and none runs the handler in the AsyncLocalStorage context above, which is how
+ * the correlation id reaches what leaves the function (a header, a worker event) under concurrent invocations.
  */
 export function instrumented<E, R>(
   handler: (event: E, context?: Context) => Promise<R>,

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { requireEnv } from '../../contracts/env-reader';
+import { requireEnv, type Env } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
 import { isValidId } from '../../contracts/protocol';
 
@@ -45,7 +45,7 @@ export const MAX_TOKEN_LENGTH = 8 * 1024;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Reads the three AUTH_* variables; a missing one fails the cold start with its name. */
-export function authConfigFromEnv(env: Record<string, string | undefined> = process.env): AuthConfig {
+export function authConfigFromEnv(env: Env = process.env): AuthConfig {
   return {
     issuer: requireEnv(EnvNames.authIssuer, env),
     audience: requireEnv(EnvNames.authAudience, env),

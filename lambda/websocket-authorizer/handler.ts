@@ -37,7 +37,7 @@ export const TOKEN_QUERY_PARAMETER = 'token';
 // Built once per cold start: jose caches the issuer's key set inside the verifier across invocations.
 const authorizer = new ConnectAuthorizer(
   new JwksTokenVerifier(authConfigFromEnv()),
-  booleanEnv(EnvNames.allowAnonymous, false),
+  booleanEnv(EnvNames.allowAnonymous),
 );
 
 async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthorizerResult> {

@@ -1,27 +1,20 @@
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { positiveIntEnv, requireEnv } from '../../contracts/env-reader';
+import { EnvNames } from '../../contracts/env-names';
+import { ErrorCodes, parseClientMessage } from '../../contracts/protocol';
+import { MetricNames } from '../../contracts/telemetry-names';
 import { createDocumentClient, createManagementClient } from '../shared/aws-clients';
 import { DynamoCommentRepository } from '../shared/comment-repository';
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
-import { intEnv, requireEnv } from '../../contracts/env-reader';
-import { EnvNames } from '../../contracts/env-names';
-import { ErrorCodes, parseClientMessage } from '../../contracts/protocol';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
-import { MetricNames } from '../../contracts/telemetry-names';
-import {
-  DEFAULT_MAX_SUBSCRIPTIONS,
-  SubscriptionService,
-  type ClientConnection,
-} from './subscription-service';
+import { SubscriptionService, type ClientConnection } from './subscription-service';
 
 const connectionsTable = connectionsTableConfig();
 const commentsTableName = requireEnv(EnvNames.commentsTable);
 const managementEndpoint = requireEnv(EnvNames.managementEndpoint);
-const maxSubscriptions = intEnv(EnvNames.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS);
-if (maxSubscriptions < 1) {
-  throw new Error(`Environment variable ${EnvNames.maxSubscriptions} must be at least 1`);
-}
+const maxSubscriptions = positiveIntEnv(EnvNames.maxSubscriptions);
 
 const documentClient = createDocumentClient();
 const service = new SubscriptionService(

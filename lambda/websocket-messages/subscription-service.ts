@@ -25,9 +25,6 @@ export interface ClientConnection {
 /** The snapshot sent after a subscribe is one page, like the first page of the comments API. */
 export const SNAPSHOT_LIMIT = 100;
 
-/** Subscriptions one connection may hold at once: each is a row, and every broadcast to its post a push. */
-export const DEFAULT_MAX_SUBSCRIPTIONS = 20;
-
 /**
  * The most missed events a resubscribe replays. Further behind than this, a snapshot is cheaper for both
  * sides than hundreds of pushes, so the client gets a reset snapshot instead.
@@ -37,8 +34,11 @@ export const REPLAY_LIMIT = 500;
 export interface SubscriptionOptions {
   /** Comments sent in the snapshot after a subscribe. @default SNAPSHOT_LIMIT */
   snapshotLimit?: number;
-  /** @default DEFAULT_MAX_SUBSCRIPTIONS */
-  maxSubscriptions?: number;
+  /**
+   * Subscriptions one connection may hold at once: each is a row, and every broadcast to its post a push.
+   * The stage's maxSubscriptionsPerConnection.
+   */
+  maxSubscriptions: number;
   /** @default REPLAY_LIMIT */
   replayLimit?: number;
   /** Judges which events have expired. @default the system clock */
@@ -61,10 +61,10 @@ export class SubscriptionService {
     private readonly notifier: ConnectionNotifier,
     {
       snapshotLimit = SNAPSHOT_LIMIT,
-      maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS,
+      maxSubscriptions,
       replayLimit = REPLAY_LIMIT,
       clock = () => new Date(),
-    }: SubscriptionOptions = {},
+    }: SubscriptionOptions,
   ) {
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
       throw new RangeError(`maxSubscriptions must be a positive integer, got ${maxSubscriptions}`);

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetryPolicy } from '../../contracts/backoff';
 import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
 
 /** The stages this app can be synthesized for; `cdk synth -c stage=<name>`. */
@@ -92,8 +93,12 @@ export interface StageConfig {
    * parallel after the answer.
    */
   readonly fanOutBatchSize: number;
-  /** How a push throttled (429) or failed (5xx, network) by the Management API is retried. */
-  readonly fanOutRetry: FanOutRetryConfig;
+  /**
+   * How a push throttled (429) or failed (5xx, network) by the Management API is retried: exponential
+   * backoff with full jitter, retry n waiting a random time below min(maxMs, baseMs * 2^(n-1)). The
+   * functions double the ceiling each retry (the contract's default factor); no variable carries another.
+   */
+  readonly fanOutRetry: Omit<RetryPolicy, 'factor'>;
   /**
    * Generations of a fan-out worker batch that attempt delivery: the broadcast's batch is the first; a
    * worker that reached some of its connections hands the others on as the next. The connections the
@@ -110,7 +115,6 @@ export interface StageConfig {
   readonly operations: OperationsConfig;
 }
 
-/** Exponential backoff with full jitter: retry n waits a random time below min(maxDelayMs, baseDelayMs * 2^(n-1)). */
 export interface OperationsConfig {
   /** Alarms cost money and page people: on where someone answers them. */
   readonly alarms: boolean;
@@ -125,14 +129,7 @@ export interface OperationsConfig {
   readonly fanOutFailureThreshold: number;
 }
 
-export interface FanOutRetryConfig {
-  /** Attempts per connection, the first one included. */
-  readonly maxAttempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
-const FAN_OUT_RETRY: FanOutRetryConfig = { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 2000 };
+const FAN_OUT_RETRY: Omit<RetryPolicy, 'factor'> = { maxAttempts: 6, baseMs: 50, maxMs: 2000 };
 
 const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
 const ONE_DAY = 24 * 60 * 60;

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENTRY_METADATA_KEY } from '../../contracts/cfn-metadata';
 import { EnvNames } from '../../contracts/env-names';
 import type { ServiceName } from '../../contracts/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
@@ -13,13 +14,6 @@ import { acknowledgeWildcardResource } from './nag-acknowledgement';
 
 /** The repository root: entries are given relative to it, and it is what esbuild bundles from. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-
-/**
- * CloudFormation metadata key on every AWS::Lambda::Function, holding the function's source entry relative
- * to the repository root (e.g. `lambda/broadcast/handler.ts`). The local stack reads it from the
- * synthesized templates to find the module to run for each function; the exported name is always `handler`.
- */
-export const ENTRY_METADATA_KEY = 'realtime-comments:entry';
 
 /**
  * What a function may do with a table. `readDelete` is for the broadcast, which prunes gone connections

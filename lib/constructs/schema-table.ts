@@ -1,6 +1,7 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { TABLE_SCHEMA_METADATA_KEY } from '../../contracts/cfn-metadata';
 import type { KeyAttribute, TableSchema } from '../../contracts/table-schema';
 
 export interface SchemaTableProps {
@@ -10,13 +11,6 @@ export interface SchemaTableProps {
   readonly pointInTimeRecovery: boolean;
   readonly deletionProtection: boolean;
 }
-
-/**
- * CloudFormation metadata key on every AWS::DynamoDB::Table built here, holding its schema's `id`
- * (`Connections`, `Comments`): the local stack reads it from the synthesized templates to create each
- * DynamoDB Local table from the same schema object.
- */
-export const TABLE_SCHEMA_METADATA_KEY = 'realtime-comments:table-schema';
 
 const attributeTypes: Record<KeyAttribute['type'], dynamodb.AttributeType> = {
   S: dynamodb.AttributeType.STRING,

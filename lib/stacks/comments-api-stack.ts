@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { BROADCAST_ROUTE_LIST } from '../../contracts/broadcast-routes';
 import { COMMENTS_API_ROUTE_KEYS, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
 import { CORRELATION_ID_HEADER } from '../../contracts/correlation';
 import { EnvNames } from '../../contracts/env-names';
@@ -13,7 +14,6 @@ import type { StageConfig } from '../config/stage-config';
 import { createAccessLog } from '../constructs/access-log';
 import { HandlerFunction } from '../constructs/handler-function';
 import type { Identity } from '../constructs/identity';
-import { BROADCAST_ROUTES } from './realtime-stack';
 
 export interface CommentsApiStackProps extends StackProps {
   readonly stageConfig: StageConfig;
@@ -154,7 +154,7 @@ export class CommentsApiStack extends Stack {
     iam.Grant.addToPrincipal({
       grantee: this.handler,
       actions: ['execute-api:Invoke'],
-      resourceArns: Object.values(BROADCAST_ROUTES).map((route) =>
+      resourceArns: BROADCAST_ROUTE_LIST.map((route) =>
         this.formatArn({
           service: 'execute-api',
           resource: broadcastStage.api.apiId,

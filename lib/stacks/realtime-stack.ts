@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { BROADCAST_ROUTE_LIST } from '../../contracts/broadcast-routes';
 import { EnvNames } from '../../contracts/env-names';
 import { ServiceNames } from '../../contracts/telemetry-names';
 import { CLIENT_ACTIONS } from '../../contracts/protocol';
@@ -24,12 +25,6 @@ export interface RealtimeStackProps extends StackProps {
   /** Whose tokens $connect accepts. */
   readonly identity: Identity;
 }
-
-/** The broadcast API's routes, relative to {@link RealtimeStack.broadcastStage}'s URL. */
-export const BROADCAST_ROUTES = {
-  broadcastComments: { method: apigwv2.HttpMethod.POST, path: '/broadcast/comments' },
-  connectionCount: { method: apigwv2.HttpMethod.GET, path: '/connections/count' },
-} as const;
 
 /**
  * Where a WebSocket client puts its token: `wss://…/{stage}?token=<JWT>`. Browsers cannot set headers on
@@ -170,8 +165,8 @@ export class RealtimeStack extends Stack {
       [EnvNames.managementEndpoint]: this.webSocketStage.callbackUrl,
       [EnvNames.fanOutConcurrency]: String(stageConfig.fanOutConcurrency),
       [EnvNames.fanOutMaxAttempts]: String(stageConfig.fanOutRetry.maxAttempts),
-      [EnvNames.fanOutRetryBaseMs]: String(stageConfig.fanOutRetry.baseDelayMs),
-      [EnvNames.fanOutRetryMaxMs]: String(stageConfig.fanOutRetry.maxDelayMs),
+      [EnvNames.fanOutRetryBaseMs]: String(stageConfig.fanOutRetry.baseMs),
+      [EnvNames.fanOutRetryMaxMs]: String(stageConfig.fanOutRetry.maxMs),
     };
 
     this.fanOutDeadLetterQueue = new sqs.Queue(this, 'FanOutDeadLetterQueue', {
@@ -263,10 +258,11 @@ export class RealtimeStack extends Stack {
       this.broadcastHandler.function,
     );
     const iamAuthorizer = new HttpIamAuthorizer();
-    for (const route of Object.values(BROADCAST_ROUTES)) {
+    // Exactly the routes the broadcast function dispatches on, relative to the stage's URL.
+    for (const route of BROADCAST_ROUTE_LIST) {
       this.broadcastApi.addRoutes({
         path: route.path,
-        methods: [route.method],
+        methods: [apigwv2.HttpMethod[route.method]],
         integration: broadcastIntegration,
         authorizer: iamAuthorizer,
       });

@@ -1,4 +1,12 @@
-import { booleanEnv, intEnv, MissingEnvError, optionalEnv, requireEnv } from '../../contracts/env-reader';
+import {
+  booleanEnv,
+  intEnv,
+  listEnv,
+  MissingEnvError,
+  optionalEnv,
+  positiveIntEnv,
+  requireEnv,
+} from '../../contracts/env-reader';
 
 describe('requireEnv', () => {
   it('returns the value when set', () => {
@@ -83,5 +91,79 @@ describe('booleanEnv', () => {
 
     // Assess
     expect(read).toThrow('Environment variable ALLOW_ANONYMOUS_SUBSCRIBERS must be "true" or "false"');
+  });
+});
+
+describe('required typed readers (no fallback given)', () => {
+  it.each([
+    ['intEnv', () => intEnv('FAN_OUT_RETRY_BASE_MS', {})],
+    ['positiveIntEnv', () => positiveIntEnv('FAN_OUT_CONCURRENCY', { FAN_OUT_CONCURRENCY: ' ' })],
+    ['booleanEnv', () => booleanEnv('ALLOW_ANONYMOUS_SUBSCRIBERS', {})],
+    ['listEnv', () => listEnv('CORS_ORIGINS', {})],
+  ])('%s fails naming the variable when it is unset or blank', (_reader, read) => {
+    // Act / Assess
+    expect(read).toThrow(MissingEnvError);
+    expect(read).toThrow(/Missing required environment variable [A-Z_]+$/);
+  });
+
+  it('read the value when it is set', () => {
+    // Act / Assess
+    expect(intEnv('FAN_OUT_RETRY_BASE_MS', { FAN_OUT_RETRY_BASE_MS: '0' })).toBe(0);
+    expect(positiveIntEnv('FAN_OUT_CONCURRENCY', { FAN_OUT_CONCURRENCY: '8' })).toBe(8);
+    expect(booleanEnv('ALLOW_ANONYMOUS_SUBSCRIBERS', { ALLOW_ANONYMOUS_SUBSCRIBERS: 'true' })).toBe(true);
+    expect(listEnv('CORS_ORIGINS', { CORS_ORIGINS: 'a' })).toEqual(['a']);
+  });
+
+  it('read process.env by default', () => {
+    // Prepare
+    process.env.ENV_TEST_NUMBER = '12';
+
+    // Act
+    const value = positiveIntEnv('ENV_TEST_NUMBER');
+
+    // Assess
+    expect(value).toBe(12);
+    delete process.env.ENV_TEST_NUMBER;
+  });
+});
+
+describe('positiveIntEnv', () => {
+  it('parses whole numbers from 1 and falls back when unset', () => {
+    // Act / Assess
+    expect(positiveIntEnv('FAN_OUT_BATCH_SIZE', 200, { FAN_OUT_BATCH_SIZE: '1' })).toBe(1);
+    expect(positiveIntEnv('FAN_OUT_BATCH_SIZE', 200, {})).toBe(200);
+    expect(positiveIntEnv('FAN_OUT_BATCH_SIZE', 200, { FAN_OUT_BATCH_SIZE: '' })).toBe(200);
+  });
+
+  it.each(['0', '-1', '2.5', 'lots'])('fails naming the variable for %j', (raw) => {
+    // Act
+    const read = (): number => positiveIntEnv('FAN_OUT_BATCH_SIZE', { FAN_OUT_BATCH_SIZE: raw });
+
+    // Assess
+    expect(read).toThrow(`Environment variable FAN_OUT_BATCH_SIZE must be a positive integer, got "${raw}"`);
+  });
+});
+
+describe('listEnv', () => {
+  it('splits on commas, trims each item and drops empty ones', () => {
+    // Act
+    const list = listEnv('CORS_ORIGINS', { CORS_ORIGINS: ' https://a.example , https://b.example,,' });
+
+    // Assess
+    expect(list).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('falls back when unset or blank', () => {
+    // Act / Assess
+    expect(listEnv('CORS_ORIGINS', ['*'], {})).toEqual(['*']);
+    expect(listEnv('CORS_ORIGINS', ['*'], { CORS_ORIGINS: '  ' })).toEqual(['*']);
+  });
+
+  it('fails naming the variable when it holds no item at all', () => {
+    // Act
+    const read = (): readonly string[] => listEnv('CORS_ORIGINS', ['*'], { CORS_ORIGINS: ' , ,' });
+
+    // Assess
+    expect(read).toThrow('Environment variable CORS_ORIGINS must list at least one value, got " , ,"');
   });
 });

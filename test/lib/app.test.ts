@@ -4,7 +4,8 @@ import { Token } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { stackName } from '../../lib/app';
 import { STAGE_NAMES, stageConfigs, type StageName } from '../../lib/config/stage-config';
-import { ENTRY_METADATA_KEY, REPO_ROOT } from '../../lib/constructs/handler-function';
+import { ENTRY_METADATA_KEY } from '../../contracts/cfn-metadata';
+import { REPO_ROOT } from '../../lib/constructs/handler-function';
 import { synthStage, type StackPart } from './synth-stage';
 import { actionsOf, type PolicyStatement } from './template-queries';
 

@@ -1,11 +1,11 @@
 import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/broadcast/broadcast-service';
 import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/fan-out/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
-import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import type { ConnectionAudience } from '../../../lambda/shared/connection-repository';
 import { metrics } from '../../../lambda/shared/telemetry';
 
-/** A connection repository whose audiences are fixed pages, recording the order of reads and deletes. */
-function fakeConnections(pages: string[][], log: string[]): ConnectionRepository {
+/** A connection audience of fixed pages, recording the order of reads and deletes. */
+function fakeConnections(pages: string[][], log: string[]): ConnectionAudience {
   async function* audience(name: string): AsyncIterable<string[]> {
     for (const [index, page] of pages.entries()) {
       log.push(`read ${name} page ${index + 1}`);
@@ -13,15 +13,10 @@ function fakeConnections(pages: string[][], log: string[]): ConnectionRepository
     }
   }
   return {
-    addConnection: jest.fn(),
     removeConnection: jest.fn(async (connectionId: string) => {
       log.push(`remove ${connectionId}`);
       return 1;
     }),
-    addSubscription: jest.fn(),
-    removeSubscription: jest.fn(),
-    countSubscriptions: jest.fn(),
-    isSubscribed: jest.fn(),
     postSubscribers: (postId: string) => audience(`post ${postId}`),
     allConnections: () => audience('all'),
     countConnections: jest.fn(async () => 42),
@@ -69,7 +64,7 @@ function service(
     notifier: fakeNotifier(log),
     dispatcher: fakeDispatcher(log),
     concurrency: 1,
-    retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+    retry: { maxAttempts: 3, baseMs: 0, maxMs: 0 },
     batchSize: 3,
     newBroadcastId: () => 'b-1',
     sleep: async () => undefined,

@@ -1,6 +1,5 @@
 import {
   CommentService,
-  DEFAULT_EVENT_RETENTION_SECONDS,
   MAX_BODY_LENGTH,
   MAX_COMMENT_LENGTH,
   MAX_TITLE_LENGTH,
@@ -8,10 +7,13 @@ import {
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../lambda/shared/errors';
 import { fixedTimeDependencies, InMemoryCommentRepository, RecordingPublisher } from './fixtures';
 
+/** Every stage keeps change events 24 hours (stage-config.ts). */
+const STAGE_EVENT_RETENTION_SECONDS = 86_400;
+
 const alice = { userId: 'alice' };
 const bob = { userId: 'bob' };
 
-function setup(eventRetentionSeconds?: number): {
+function setup(eventRetentionSeconds = STAGE_EVENT_RETENTION_SECONDS): {
   service: CommentService;
   repository: InMemoryCommentRepository;
   publisher: RecordingPublisher;
@@ -144,7 +146,7 @@ describe('CommentService', () => {
       });
     });
 
-    it('keeps events for DEFAULT_EVENT_RETENTION_SECONDS (24 h) unless told otherwise', async () => {
+    it('keeps events for the stage’s retention, 24 h', async () => {
       // Prepare
       const { service, repository } = setup();
       const post = await service.createPost(alice, { title: 'Post' });
@@ -153,7 +155,7 @@ describe('CommentService', () => {
       await service.createComment(bob, post.id, 'one');
 
       // Assess
-      expect(DEFAULT_EVENT_RETENTION_SECONDS).toBe(86_400);
+      expect(STAGE_EVENT_RETENTION_SECONDS).toBe(86_400);
       expect(repository.events.get(post.id)?.[0]?.expiresAt).toBe(START_SECONDS + 86_400);
     });
 

@@ -10,7 +10,8 @@ import type {
   EventStamp,
   ListCommentsOptions,
 } from '../../../lambda/shared/comment-repository';
-import { InvalidCursorError, toSequencedEvent } from '../../../lambda/shared/comment-repository';
+import { InvalidCursorError } from '../../../lambda/shared/comment-cursor';
+import { toSequencedEvent } from '../../../lambda/shared/comment-items';
 import type { CommentChangeEvent, Comment, Post, SequencedChangeEvent } from '../../../contracts/protocol';
 
 export interface RequestOptions {

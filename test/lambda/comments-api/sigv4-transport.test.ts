@@ -328,6 +328,7 @@ describe('createSigV4Transport', () => {
       }),
       ...fixedTimeDependencies(),
       websocketEndpoint: '',
+      eventRetentionSeconds: 86_400,
     });
     const error = jest.spyOn(logger, 'error');
     const addMetric = jest.spyOn(metrics, 'addMetric');

@@ -1,6 +1,6 @@
 import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/fan-out/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
-import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import type { ConnectionAudience } from '../../../lambda/shared/connection-repository';
 import {
   FanOutBatchFailedError,
   FanOutWorker,
@@ -31,7 +31,7 @@ function worker(
   worker: FanOutWorker;
   sent: { connectionId: string; payload: string }[];
   handedOn: FanOutBatch[];
-  connections: ConnectionRepository;
+  connections: ConnectionAudience;
 } {
   const sent: { connectionId: string; payload: string }[] = [];
   const handedOn: FanOutBatch[] = [];
@@ -46,14 +46,14 @@ function worker(
       handedOn.push(batch);
     },
   };
-  const connections = { removeConnection: jest.fn(async () => 1) } as unknown as ConnectionRepository;
+  const connections = { removeConnection: jest.fn(async () => 1) } as unknown as ConnectionAudience;
   return {
     worker: new FanOutWorker({
       connections,
       notifier,
       dispatcher,
       concurrency: 2,
-      retry: { maxAttempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
+      retry: { maxAttempts: 2, baseMs: 0, maxMs: 0 },
       maxGenerations: MAX_GENERATIONS,
       sleep: async () => undefined,
       ...overrides,

@@ -5,15 +5,15 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { RetryPolicy } from '../../../contracts/backoff';
 import { fanOut, type FanOutDependencies } from '../../../lambda/fan-out/fan-out';
-import type { RetryPolicy } from '../../../lambda/fan-out/retry-policy';
 import { createManagementClient } from '../../../lambda/shared/aws-clients';
 import { ManagementApiNotifier } from '../../../lambda/shared/connection-notifier';
-import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import type { ConnectionAudience } from '../../../lambda/shared/connection-repository';
 import { logger } from '../../../lambda/shared/telemetry';
 
 const api = mockClient(ApiGatewayManagementApiClient);
-const POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 1000 };
+const POLICY: RetryPolicy = { maxAttempts: 6, baseMs: 100, maxMs: 1000 };
 
 function serviceError(name: string, httpStatusCode: number): Error {
   return new ApiGatewayManagementApiServiceException({
@@ -39,7 +39,7 @@ function dependencies(overrides: Partial<FanOutDependencies> = {}): {
       removed.push(connectionId);
       return 2;
     }),
-  } as unknown as ConnectionRepository;
+  } as unknown as ConnectionAudience;
   const deps: FanOutDependencies = {
     connections,
     notifier: new ManagementApiNotifier(
@@ -80,7 +80,7 @@ describe('fanOut', () => {
     expect(result.retryableFailedConnectionIds).toEqual([]);
     expect(pushes('a')).toBe(2);
     expect(pushes('b')).toBe(1);
-    // Full jitter: random 0.5 of the first ceiling, baseDelayMs.
+    // Full jitter: random 0.5 of the first ceiling, baseMs.
     expect(delays).toEqual([50]);
   });
 

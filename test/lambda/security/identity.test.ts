@@ -12,6 +12,7 @@ import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import type { WebSocketLifecycleEvent } from '../../../lambda/websocket-connection/handler';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from '../comments-api/fixtures';
 import { connectAuthorizerEvent, METHOD_ARN } from '../fixtures/authorizer-event';
+import { STAGE_SETTINGS_ENV } from '../fixtures/stage-settings-env';
 import { writesSent } from '../fixtures/dynamo-writes';
 import { startTokenIssuer, type TestTokenIssuer } from '../fixtures/token-issuer';
 
@@ -63,7 +64,7 @@ function loadAuthorizer(allowAnonymous: 'true' | 'false'): AuthorizerModule['han
 
 beforeAll(async () => {
   issuer = await startTokenIssuer();
-  Object.assign(process.env, {
+  Object.assign(process.env, STAGE_SETTINGS_ENV, {
     COMMENTS_TABLE_NAME: 'comments-test',
     CONNECTIONS_TABLE_NAME: 'connections-test',
     BROADCAST_URL: 'https://broadcast.example.test/dev',

@@ -16,6 +16,7 @@ import {
 import { MAX_TOKEN_LENGTH } from '../../../lambda/shared/token-verifier';
 import { httpEvent, jsonBody, tokenClaims, type RequestOptions } from '../comments-api/fixtures';
 import { connectAuthorizerEvent } from '../fixtures/authorizer-event';
+import { STAGE_SETTINGS_ENV } from '../fixtures/stage-settings-env';
 import { writesSent } from '../fixtures/dynamo-writes';
 
 /**
@@ -37,7 +38,7 @@ let broadcast: BroadcastModule['handler'];
 let authorizer: AuthorizerModule['handler'];
 
 beforeAll(() => {
-  Object.assign(process.env, {
+  Object.assign(process.env, STAGE_SETTINGS_ENV, {
     COMMENTS_TABLE_NAME: 'comments-test',
     CONNECTIONS_TABLE_NAME: 'connections-test',
     BROADCAST_URL: 'https://broadcast.example.test/dev',

@@ -8,10 +8,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDocumentClient } from '../../../lambda/shared/aws-clients';
+import { InvalidCursorError } from '../../../lambda/shared/comment-cursor';
 import {
   DEFAULT_MAX_SEQ_ATTEMPTS,
   DynamoCommentRepository,
-  InvalidCursorError,
   SeqContentionError,
   type EventStamp,
 } from '../../../lambda/shared/comment-repository';

@@ -1,7 +1,4 @@
-import {
-  connectionsTableConfig,
-  DEFAULT_CONNECTION_TTL_SECONDS,
-} from '../../../lambda/shared/connections-config';
+import { connectionsTableConfig } from '../../../lambda/shared/connections-config';
 
 describe('connectionsTableConfig', () => {
   it('reads the table name and TTL', () => {
@@ -12,13 +9,12 @@ describe('connectionsTableConfig', () => {
     expect(config).toEqual({ tableName: 'conns', ttlSeconds: 60 });
   });
 
-  it('outlives API Gateway’s 2-hour connection cap by default', () => {
+  it('names the missing TTL variable: the stage config sets it, so there is no default to fall back on', () => {
     // Act
-    const config = connectionsTableConfig({ CONNECTIONS_TABLE_NAME: 'conns' });
+    const read = (): unknown => connectionsTableConfig({ CONNECTIONS_TABLE_NAME: 'conns' });
 
     // Assess
-    expect(config.ttlSeconds).toBe(DEFAULT_CONNECTION_TTL_SECONDS);
-    expect(DEFAULT_CONNECTION_TTL_SECONDS).toBeGreaterThan(2 * 60 * 60);
+    expect(read).toThrow('Missing required environment variable CONNECTION_TTL_SECONDS');
   });
 
   it('names the missing table variable', () => {

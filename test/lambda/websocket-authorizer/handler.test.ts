@@ -33,6 +33,7 @@ function authEnv(extra: Record<string, string | undefined> = {}): Record<string,
     AUTH_ISSUER: issuer.issuer,
     AUTH_AUDIENCE: issuer.audience,
     AUTH_JWKS_URL: issuer.jwksUrl,
+    ALLOW_ANONYMOUS_SUBSCRIBERS: 'false',
     ...extra,
   };
 }
@@ -136,7 +137,7 @@ describe('WebSocket authorizer handler', () => {
       coldStart(authEnv());
     });
 
-    it.each(['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL'])(
+    it.each(['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL', 'ALLOW_ANONYMOUS_SUBSCRIBERS'])(
       'fails naming %s when it is missing',
       (name) => {
         // Act

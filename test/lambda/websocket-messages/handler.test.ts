@@ -476,7 +476,7 @@ describe('cold start', () => {
     expect(load).toThrow('MAX_SUBSCRIPTIONS_PER_CONNECTION');
   });
 
-  it('starts without MAX_SUBSCRIPTIONS_PER_CONNECTION (default 20)', () => {
+  it('fails without MAX_SUBSCRIPTIONS_PER_CONNECTION, naming it: the stage config sets it', () => {
     // Prepare
     delete process.env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
 
@@ -488,6 +488,6 @@ describe('cold start', () => {
     };
 
     // Assess
-    expect(load).not.toThrow();
+    expect(load).toThrow('Missing required environment variable MAX_SUBSCRIPTIONS_PER_CONNECTION');
   });
 });

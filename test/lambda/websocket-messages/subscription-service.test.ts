@@ -333,7 +333,11 @@ describe('SubscriptionService', () => {
     const notifier: ConnectionNotifier = { send: async () => ({ outcome: 'delivered' }) };
 
     // Act
-    const build = (): unknown => new SubscriptionService(connections, comments, notifier, { replayLimit });
+    const build = (): unknown =>
+      new SubscriptionService(connections, comments, notifier, {
+        maxSubscriptions: MAX_SUBSCRIPTIONS,
+        replayLimit,
+      });
 
     // Assess
     expect(build).toThrow(RangeError);

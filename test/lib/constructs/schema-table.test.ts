@@ -2,7 +2,8 @@ import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { TableSchema } from '../../../contracts/table-schema';
 import { connectionsTableSchema } from '../../../contracts/table-schema';
-import { SchemaTable, TABLE_SCHEMA_METADATA_KEY } from '../../../lib/constructs/schema-table';
+import { TABLE_SCHEMA_METADATA_KEY } from '../../../contracts/cfn-metadata';
+import { SchemaTable } from '../../../lib/constructs/schema-table';
 
 const numericSchema: TableSchema = {
   id: 'Counters',

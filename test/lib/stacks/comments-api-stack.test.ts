@@ -2,7 +2,7 @@ import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
 import { COMMENTS_API_ROUTE_KEYS, CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import { HTTP_ACCESS_LOG_FIELDS } from '../../../lib/constructs/access-log';
 import { STAGE_NAMES, stageConfigs } from '../../../lib/config/stage-config';
-import { ENTRY_METADATA_KEY } from '../../../lib/constructs/handler-function';
+import { ENTRY_METADATA_KEY } from '../../../contracts/cfn-metadata';
 import type { RealtimeCommentsStacks } from '../../../lib/app';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
 import { actionsOf, actionsOn, logicalIdOf, refersTo, routesOf, statementsOf } from '../template-queries';

@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { stageConfigs } from '../../../lib/config/stage-config';
-import { TABLE_SCHEMA_METADATA_KEY } from '../../../lib/constructs/schema-table';
+import { TABLE_SCHEMA_METADATA_KEY } from '../../../contracts/cfn-metadata';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
 
 /** The data stack has no functions: nothing to bundle. */

@@ -1,7 +1,8 @@
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
 import { HTTP_ACCESS_LOG_FIELDS, WEBSOCKET_ACCESS_LOG_FIELDS } from '../../../lib/constructs/access-log';
 import { STAGE_NAMES, stageConfigs } from '../../../lib/config/stage-config';
-import { ENTRY_METADATA_KEY, type HandlerFunction } from '../../../lib/constructs/handler-function';
+import { ENTRY_METADATA_KEY } from '../../../contracts/cfn-metadata';
+import type { HandlerFunction } from '../../../lib/constructs/handler-function';
 import type { RealtimeStack } from '../../../lib/stacks/realtime-stack';
 import type { DataStack } from '../../../lib/stacks/data-stack';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
@@ -347,8 +348,8 @@ describe('RealtimeStack', () => {
         FAN_OUT_CONCURRENCY: '50',
         FAN_OUT_BATCH_SIZE: '50',
         FAN_OUT_MAX_ATTEMPTS: String(fanOutRetry.maxAttempts),
-        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseDelayMs),
-        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxDelayMs),
+        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseMs),
+        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxMs),
         FAN_OUT_WORKER_FUNCTION_NAME: { Ref: logicalIdOf(stack.fanOutWorker.function) },
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
@@ -366,8 +367,8 @@ describe('RealtimeStack', () => {
         WEBSOCKET_MANAGEMENT_ENDPOINT: envOf(stack.broadcastHandler).WEBSOCKET_MANAGEMENT_ENDPOINT,
         FAN_OUT_CONCURRENCY: '50',
         FAN_OUT_MAX_ATTEMPTS: String(fanOutRetry.maxAttempts),
-        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseDelayMs),
-        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxDelayMs),
+        FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseMs),
+        FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxMs),
         FAN_OUT_MAX_GENERATIONS: '3',
       });
       expect(refersTo(envOf(stack.fanOutWorker).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(true);
