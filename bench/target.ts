@@ -1,3 +1,4 @@
+import { BroadcastRoutes } from '../contracts/broadcast-routes';
 import { Agent } from 'node:http';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -214,7 +215,7 @@ export async function broadcast(
   envelope: BroadcastEnvelope,
   timeoutMs = 60_000,
 ): Promise<BroadcastAnswer> {
-  const response = await request(`${target.broadcastUrl}/broadcast/comments`, {
+  const response = await request(`${target.broadcastUrl}${BroadcastRoutes.broadcastComments.path}`, {
     method: 'POST',
     body: envelope,
     timeoutMs,
@@ -225,7 +226,10 @@ export async function broadcast(
 }
 
 export async function connectionCount(target: BenchTarget): Promise<number> {
-  const response = await request(`${target.broadcastUrl}/connections/count`, { method: 'GET', sign: true });
+  const response = await request(`${target.broadcastUrl}${BroadcastRoutes.connectionCount.path}`, {
+    method: 'GET',
+    sign: true,
+  });
   expectStatus(200, 'connection count', response);
   return (response.body as { count: number }).count;
 }

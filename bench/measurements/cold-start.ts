@@ -43,14 +43,18 @@ function placeholder(variable: string): string {
   return `bench-${variable.toLowerCase()}`;
 }
 
+/** Set only by the local stack: on AWS they are absent, so a cold start measured as on AWS leaves them out. */
+const LOCAL_ONLY: ReadonlySet<string> = new Set([EnvNames.dynamodbEndpoint, EnvNames.lambdaEndpoint]);
+
 /**
- * Every variable a function may require, as a stand-in, under the template's own values: a variable the
- * deployment injects outside the template must not fail initialisation. Numeric settings are left unset
- * (the functions have defaults for them).
+ * Every name-like variable a function may require, as a stand-in, under the template's own values: a
+ * variable Lambda itself injects outside the template (the function's name) must not fail initialisation.
+ * Numeric settings and flags need no stand-in: the template sets every one of them.
  */
 function placeholderEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of Object.values(EnvNames)) {
+    if (LOCAL_ONLY.has(name)) continue;
     if (/(URL|ENDPOINT|ISSUER|AUDIENCE|NAME)$/.test(name) || name === EnvNames.stage)
       env[name] = placeholder(name);
   }

@@ -67,8 +67,11 @@ async function onDisconnect(event: WebSocketLifecycleEvent): Promise<APIGatewayP
 
 async function route(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
   const { eventType, routeKey } = event.requestContext;
-  if (eventType === 'CONNECT' || routeKey === '$connect') return onConnect(event);
-  if (eventType === 'DISCONNECT' || routeKey === '$disconnect') return onDisconnect(event);
+  // The event type is what API Gateway says happened; a route key is only a name. A client message can never
+  // select $connect or $disconnect on AWS, but a frame that claimed to must not delete a live connection's rows.
+  const kind = eventType ?? { $connect: 'CONNECT', $disconnect: 'DISCONNECT' }[routeKey];
+  if (kind === 'CONNECT') return onConnect(event);
+  if (kind === 'DISCONNECT') return onDisconnect(event);
   logger.warn('Connection handler received an event it does not route', { eventType, routeKey });
   return { statusCode: 400 };
 }

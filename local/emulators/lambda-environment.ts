@@ -22,15 +22,15 @@ export function lambdaBaseEnvironment(options: LambdaEnvironmentOptions): Record
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'development',
     TZ: 'UTC',
-    AWS_REGION: options.region,
+    [EnvNames.region]: options.region,
     AWS_DEFAULT_REGION: options.region,
     AWS_ACCESS_KEY_ID: LOCAL_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY: LOCAL_SECRET_ACCESS_KEY,
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    DYNAMODB_ENDPOINT: options.dynamoDbEndpoint,
+    [EnvNames.dynamodbEndpoint]: options.dynamoDbEndpoint,
     // The broadcast queues fan-out batches through the Invoke API; the gateway port emulates it.
-    LAMBDA_ENDPOINT: options.lambdaEndpoint,
+    [EnvNames.lambdaEndpoint]: options.lambdaEndpoint,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
     POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
     // No X-Ray daemon here: the Tracer stays off, as it would outside Lambda anyway.

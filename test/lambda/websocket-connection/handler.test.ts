@@ -263,6 +263,19 @@ describe('routing', () => {
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
   });
 
+  it('never disconnects on a message event, whatever its route key says', async () => {
+    // Prepare
+    const event = lifecycleEvent('MESSAGE');
+    const message = { ...event, requestContext: { ...event.requestContext, routeKey: '$disconnect' } };
+
+    // Act
+    const response = await handler(message as WebSocketLifecycleEvent);
+
+    // Assess
+    expect(response).toEqual({ statusCode: 400 });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
   it('refuses a message event without touching the table', async () => {
     // Act
     const response = await handler(lifecycleEvent('MESSAGE'));
