@@ -1,18 +1,24 @@
 import { ClientEventListeners, type ClientEvents } from './client-events';
 import { Connection, type ConnectionState } from './connection';
 import { resolveClientOptions, type RealtimeCommentsClientOptions } from './options';
-import { Subscriptions, type SubscribeOptions, type SubscriptionHandlers } from './subscriptions';
+import type { Comment } from '../contracts/protocol';
+import {
+  Subscriptions,
+  type PostState,
+  type SubscribeOptions,
+  type SubscriptionHandlers,
+} from './subscriptions';
 
 export type { ClientEvents } from './client-events';
 export type { ConnectionState } from './connection';
 export type { ClientLogger, RealtimeCommentsClientOptions, TokenRequest, TokenSource } from './options';
-export type { SubscribeOptions, SubscriptionHandlers } from './subscriptions';
+export type { PostState, SubscribeOptions, SubscriptionHandlers } from './subscriptions';
 
 /**
  * A client for the realtime comments WebSocket API: one connection, kept open (pings, reconnects with
- * backoff, replaced ahead of API Gateway's 2-hour limit), any number of post subscriptions, and every
- * subscription's events delivered in order, once, including those missed while disconnected.
- * See client/README.md.
+ * backoff, replaced ahead of API Gateway's 2-hour limit), any number of post subscriptions, each with its
+ * complete list of comments and every change after it, in order, once, including those missed while
+ * disconnected or lost on the way. See client/README.md.
  */
 export class RealtimeCommentsClient {
   private readonly listeners: ClientEventListeners;
@@ -62,8 +68,9 @@ export class RealtimeCommentsClient {
   }
 
   /**
-   * Follows a post: `handlers.onSnapshot` first gets its comments, then `onEvent` every change, in order
-   * and once each, across reconnects. Returns the function that ends the subscription.
+   * Follows a post: `handlers.onSnapshot` first gets all its comments, then `onEvent` every change, in
+   * order and once each, across reconnects; `onView` gets the resulting list after each change, and
+   * `onState` whether it is `live`. Returns the function that ends the subscription.
    */
   subscribe(postId: string, handlers: SubscriptionHandlers, options: SubscribeOptions = {}): () => void {
     return this.subscriptions.add(postId, handlers, options);
@@ -72,5 +79,19 @@ export class RealtimeCommentsClient {
   /** The seq of the last event delivered for a post (save it to resume after a reload); undefined if none. */
   lastSeq(postId: string): number | undefined {
     return this.subscriptions.lastSeq(postId);
+  }
+
+  /**
+   * A followed post's comments, oldest first: the last complete list with every change delivered since
+   * applied. Empty until the first complete list (and for posts not followed). Frozen; a new array after
+   * each change.
+   */
+  comments(postId: string): readonly Comment[] {
+    return this.subscriptions.comments(postId);
+  }
+
+  /** `live` once the post's view is complete and nothing is missing; `syncing` otherwise; undefined if not followed. */
+  postState(postId: string): PostState | undefined {
+    return this.subscriptions.state(postId);
   }
 }

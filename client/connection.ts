@@ -33,7 +33,7 @@ export interface LinkObserver {
 }
 
 /** The connection reads every setting but those of the subscriptions' own gap repair and dedupe. */
-export type ConnectionSettings = Omit<ClientSettings, 'dedupeWindow' | 'gapGraceMs' | 'maxReplayAttempts'>;
+export type ConnectionSettings = Omit<ClientSettings, 'dedupeWindow' | 'gapGraceMs'>;
 
 /** Codes browsers allow a script to close with: 1000 or 3000–4999. */
 const CLOSE_NORMAL = 1000;

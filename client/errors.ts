@@ -10,6 +10,8 @@ export const ClientErrorCodes = {
   tokenFailed: 'TOKEN_FAILED',
   /** No `subscribed` or `error` answered a subscribe in time; it is sent again. */
   subscribeTimeout: 'SUBSCRIBE_TIMEOUT',
+  /** No `comments.page` or `error` answered a `listComments` in time; it is sent again. */
+  pageTimeout: 'PAGE_TIMEOUT',
   /** An application handler threw; the client carried on. */
   handlerFailed: 'HANDLER_FAILED',
 } as const;

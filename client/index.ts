@@ -7,12 +7,23 @@ export {
   type ClientEvents,
   type ClientLogger,
   type ConnectionState,
+  type PostState,
   type RealtimeCommentsClientOptions,
   type SubscribeOptions,
   type SubscriptionHandlers,
   type TokenRequest,
   type TokenSource,
 } from './client';
+export {
+  CommentsApiClient,
+  CommentsApiError,
+  type CallOptions,
+  type CommentPage,
+  type CommentsApiClientOptions,
+  type CommentsApiFailure,
+  type CreateOptions,
+} from './comments-api';
+export { CommentView } from './comment-view';
 export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 export { ClientErrorCodes, RealtimeCommentsError, type ClientErrorCode } from './errors';
 export { PostStream, type CommentEvent, type StreamStep } from './post-stream';
@@ -22,7 +33,9 @@ export type {
   CommentCreatedEvent,
   CommentUpdatedEvent,
   CommentsListEvent,
+  CommentsPageEvent,
   ErrorCode,
   EventMeta,
+  Post,
 } from '../contracts/protocol';
 export { ErrorCodes } from '../contracts/protocol';

@@ -28,27 +28,35 @@ export interface RealtimeCommentsClientOptions {
   readonly token?: TokenSource;
   /** @default globalThis.WebSocket (browsers, Node 22+); on Node 20 pass `WebSocket` from the `ws` package. */
   readonly WebSocket?: WebSocketConstructor;
-  /** A `ping` this often keeps the connection inside API Gateway's 10-minute idle timeout. @default 300_000 */
+  /**
+   * A `ping` this often keeps the connection inside API Gateway's 10-minute idle timeout, and its `pong`
+   * (the server's seq of every post followed) reveals a last event that was lost: it is repaired within
+   * this interval. A ping and its pong are two messages a minute per client, about 2 900 a day: a small
+   * price for noticing a loss within a minute rather than at the next comment. @default 60_000
+   */
   readonly pingIntervalMs?: number;
   /** Without any frame this long after a ping, the connection is taken for dead and replaced; 0 never. @default 10_000 */
   readonly pongTimeoutMs?: number;
   /** Replace the connection this long after it opened, ahead of API Gateway's 2-hour maximum. @default 6_900_000 */
   readonly maxConnectionMs?: number;
-  /** Reconnect delays. @default {initialMs: 500, maxMs: 30_000, factor: 2}, with full jitter */
+  /** Reconnect delays, and those between retries of a subscribe, a page or a replay. @default {initialMs: 500, maxMs: 30_000, factor: 2}, with full jitter */
   readonly backoff?: BackoffOptions;
   /** A connection open this long resets the backoff (so does the first subscribe it gets answered). @default 10_000 */
   readonly stableAfterMs?: number;
   /** Event ids remembered per post to drop second copies. @default 1000 */
   readonly dedupeWindow?: number;
-  /** A subscribe without `subscribed` or `error` in this time is sent again. @default 10_000 */
+  /**
+   * A subscribe without `subscribed` or `error`, a subscribe without its snapshot, or a `listComments`
+   * without its page, in this time, is sent again. @default 10_000
+   */
   readonly subscribeTimeoutMs?: number;
   /**
    * How long a gap in `seq` may wait for the missing event (two broadcasts can overtake each other)
-   * before the client resubscribes with `lastSeq` to have it replayed. @default 1_000
+   * before the client resubscribes with `lastSeq` to have it replayed. A replay that does not fill it is
+   * asked for again after this plus a jittered, growing delay (`backoff`), for as long as it takes.
+   * @default 1_000
    */
   readonly gapGraceMs?: number;
-  /** Replays asked for one gap before falling back to a fresh snapshot. @default 2 */
-  readonly maxReplayAttempts?: number;
   readonly logger?: ClientLogger;
   /** The jitter source; tests inject their own. @default Math.random */
   readonly random?: () => number;
@@ -66,7 +74,6 @@ export interface ClientSettings {
   readonly dedupeWindow: number;
   readonly subscribeTimeoutMs: number;
   readonly gapGraceMs: number;
-  readonly maxReplayAttempts: number;
   readonly backoff: Required<BackoffOptions>;
   readonly random: () => number;
   readonly logger: ClientLogger;
@@ -86,14 +93,13 @@ export function resolveClientOptions(options: RealtimeCommentsClientOptions): Cl
     url: options.url,
     token: options.token,
     WebSocket: implementation,
-    pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs ?? 5 * 60_000),
+    pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs ?? 60_000),
     pongTimeoutMs: nonNegative('pongTimeoutMs', options.pongTimeoutMs ?? 10_000),
     maxConnectionMs: positive('maxConnectionMs', options.maxConnectionMs ?? 2 * 60 * 60_000 - 5 * 60_000),
     stableAfterMs: positive('stableAfterMs', options.stableAfterMs ?? 10_000),
     dedupeWindow: nonNegative('dedupeWindow', options.dedupeWindow ?? 1000),
     subscribeTimeoutMs: positive('subscribeTimeoutMs', options.subscribeTimeoutMs ?? 10_000),
     gapGraceMs: nonNegative('gapGraceMs', options.gapGraceMs ?? 1_000),
-    maxReplayAttempts: nonNegative('maxReplayAttempts', options.maxReplayAttempts ?? 2),
     backoff: resolveBackoff(options.backoff),
     random: options.random ?? Math.random,
     logger: options.logger ?? {},

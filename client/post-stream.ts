@@ -39,20 +39,27 @@ class RecentIds {
  * (from any of its connections, live or replayed) and sends the subscribes it asks for.
  *
  * Rules (docs/protocol.md, `EventMeta`):
- * - a snapshot (`comments.list`) sets `lastSeq = data.seq`; live events continue from seq + 1;
+ * - a complete snapshot (`comments.list`) sets `lastSeq = data.seq`; live events continue from seq + 1;
  * - an event with `seq <= lastSeq`, or an `eventId` seen before, is a duplicate and is dropped;
  * - `seq == lastSeq + 1` is delivered and advances `lastSeq`, then anything buffered that now follows;
  * - `seq > lastSeq + 1` is a gap: the event waits in a buffer until the server replays the missing ones;
  * - events without `seq` (servers older than sequencing) are delivered as they come.
+ *
+ * `lastSeq` therefore only moves to an event that was delivered, or to the `seq` of a complete snapshot
+ * that replaces everything: it never skips an event the application has not received.
  */
 export class PostStream {
   private last: number | undefined;
-  /** A subscribe without lastSeq is in flight: hold events until its snapshot sets the baseline. */
+  /** A snapshot is on its way (a subscribe without lastSeq, or a list being paged): hold events for it. */
   private awaitingSnapshot = false;
   private readonly buffered = new Map<number, CommentEvent>();
   /** Events without seq that arrived while awaiting the snapshot: delivered right after it. */
   private held: CommentEvent[] = [];
   private readonly seen: RecentIds;
+  /** The post's seq as the server last reported it (a pong): above `last`, an event is missing. */
+  private reported: number | undefined;
+  /** restart() dropped a baseline: the snapshot that replaces it is a reset, and says so. */
+  private restarted = false;
 
   constructor({ lastSeq, dedupeWindow }: { lastSeq?: number; dedupeWindow: number }) {
     this.last = lastSeq;
@@ -64,34 +71,65 @@ export class PostStream {
     return this.last;
   }
 
-  /** Events wait behind a missing seq. */
+  /** Events are held for a snapshot rather than delivered. */
+  get awaiting(): boolean {
+    return this.awaitingSnapshot;
+  }
+
+  /** Events wait behind a missing seq, or the server reported a seq not yet delivered. */
   get hasGap(): boolean {
-    return !this.awaitingSnapshot && this.buffered.size > 0;
+    if (this.awaitingSnapshot) return false;
+    return this.buffered.size > 0 || this.behindReported();
   }
 
   /**
    * The `lastSeq` to put in the next subscribe. Without one the server sends a snapshot, so until that
-   * arrives events are held back rather than applied to a state the snapshot is about to replace.
+   * arrives events are held back rather than applied to a state the snapshot is about to replace. With
+   * one the answer may be a replay, which brings no snapshot: nothing is held for one any more.
    */
   resumeFrom(): number | undefined {
-    if (this.last === undefined) this.awaitingSnapshot = true;
+    this.awaitingSnapshot = this.last === undefined;
     return this.last;
   }
 
-  /** Gives up on replay: the next subscribe asks for a fresh snapshot. Buffered events are kept. */
+  /**
+   * Forgets `lastSeq`: the next subscribe asks for a fresh snapshot, and events are held until it comes.
+   * Only for a server that refuses the lastSeq this client kept; a gap is never repaired this way.
+   */
   restart(): void {
+    this.restarted = this.restarted || this.last !== undefined;
     this.last = undefined;
+    this.awaitingSnapshot = true;
   }
 
-  acceptSnapshot(snapshot: CommentsListEvent): StreamStep {
+  /** Whether a `comments.list` is to be taken: a reset, or the snapshot a subscribe asked for. */
+  admits(snapshot: CommentsListEvent): boolean {
     const { seq, reset } = snapshot.data;
-    // A plain snapshot older than what was already applied (it raced with live events on another
-    // connection) would move the application back in time; the events since are not coming again.
-    if (!reset && !this.awaitingSnapshot && seq !== undefined && this.last !== undefined && seq < this.last) {
-      return NOTHING;
-    }
+    // A plain snapshot that no subscribe is waiting for answers an earlier one (it raced with live events
+    // on this or another connection): taking it could move lastSeq past events never delivered, and
+    // those events reach the client anyway.
+    return reset === true || this.awaitingSnapshot || seq === undefined || this.last === undefined;
+  }
+
+  /** A snapshot arrived incomplete: hold events until it is complete and taken with acceptSnapshot. */
+  holdForSnapshot(): void {
+    this.awaitingSnapshot = true;
+  }
+
+  /** The server's current seq for the post (from a pong); returns whether it shows a missing event. */
+  noteServerSeq(seq: number): boolean {
+    this.reported = seq;
+    return this.hasGap;
+  }
+
+  /** Takes a complete snapshot the stream admits; returns NOTHING for one it does not. */
+  acceptSnapshot(snapshot: CommentsListEvent): StreamStep {
+    if (!this.admits(snapshot)) return NOTHING;
     this.awaitingSnapshot = false;
-    this.last = seq;
+    this.reported = undefined;
+    this.last = snapshot.data.seq;
+    const delivered = this.restarted ? { ...snapshot, data: { ...snapshot.data, reset: true } } : snapshot;
+    this.restarted = false;
     const events: CommentEvent[] = [];
     if (this.last === undefined) {
       // A snapshot without seq: whatever was buffered is delivered in order and sets the baseline.
@@ -105,7 +143,7 @@ export class PostStream {
     for (const event of held) {
       if (event.eventId === undefined || !this.seen.has(event.eventId)) events.push(...this.deliver(event));
     }
-    return { snapshot, events, gap: this.hasGap };
+    return { snapshot: delivered, events, gap: this.hasGap };
   }
 
   acceptEvent(event: CommentEvent): StreamStep {
@@ -133,6 +171,10 @@ export class PostStream {
     }
     if (!this.buffered.has(seq)) this.buffered.set(seq, event);
     return { events: [], gap: true };
+  }
+
+  private behindReported(): boolean {
+    return this.reported !== undefined && this.last !== undefined && this.reported > this.last;
   }
 
   private deliver(event: CommentEvent): CommentEvent[] {

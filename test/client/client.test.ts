@@ -1,75 +1,6 @@
-import {
-  RealtimeCommentsClient,
-  type CommentEvent,
-  type CommentsListEvent,
-  type ConnectionState,
-  type RealtimeCommentsClientOptions,
-  type RealtimeCommentsError,
-} from '../../client';
+import { RealtimeCommentsClient, type ConnectionState } from '../../client';
+import { connected, recorder, settle, setup, URL } from './harness';
 import { created, fakeWebSocket, POST, snapshot, subscribed } from './fake-websocket';
-
-const URL = 'wss://example.test/dev';
-
-/** Everything one subscription was handed, in order. */
-function recorder(): {
-  handlers: {
-    onEvent: (event: CommentEvent) => void;
-    onSnapshot: (event: CommentsListEvent) => void;
-    onError: (error: RealtimeCommentsError) => void;
-  };
-  events: CommentEvent[];
-  snapshots: CommentsListEvent[];
-  errors: RealtimeCommentsError[];
-  seqs: () => (number | undefined)[];
-} {
-  const events: CommentEvent[] = [];
-  const snapshots: CommentsListEvent[] = [];
-  const errors: RealtimeCommentsError[] = [];
-  return {
-    handlers: {
-      onEvent: (event) => events.push(event),
-      onSnapshot: (event) => snapshots.push(event),
-      onError: (error) => errors.push(error),
-    },
-    events,
-    snapshots,
-    errors,
-    seqs: () => events.map((event) => event.seq),
-  };
-}
-
-/** Lets the client's awaits (the token) and due timers run. */
-const settle = (ms = 0): Promise<void> => jest.advanceTimersByTimeAsync(ms);
-
-function setup(options: Partial<RealtimeCommentsClientOptions> = {}) {
-  const fake = fakeWebSocket();
-  const states: ConnectionState[] = [];
-  const errors: RealtimeCommentsError[] = [];
-  const client = new RealtimeCommentsClient({
-    url: URL,
-    token: 'static-token',
-    WebSocket: fake.WebSocket,
-    random: () => 0.5,
-    ...options,
-  });
-  client.on('state', (state) => states.push(state));
-  client.on('error', (error) => errors.push(error));
-  return { client, ...fake, states, errors };
-}
-
-/** Connects, opens the socket and, when subscribed, answers the subscribe with a snapshot at `seq`. */
-async function connected(options: Partial<RealtimeCommentsClientOptions> = {}, seq = 0) {
-  const context = setup(options);
-  const post = recorder();
-  context.client.subscribe(POST, post.handlers);
-  context.client.connect();
-  await settle();
-  const socket = context.latest();
-  socket.open();
-  socket.receive(subscribed());
-  socket.receive(snapshot(seq));
-  return { ...context, socket, post };
-}
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -442,23 +373,33 @@ describe('RealtimeCommentsClient: ordering and duplicates', () => {
     expect(socket.subscribes()).toHaveLength(1);
   });
 
-  it('falls back to a fresh snapshot when replays do not fill a gap', async () => {
-    const { socket, post } = await connected({ gapGraceMs: 100, maxReplayAttempts: 1 }, 0);
+  it('keeps asking for a replay, with growing delays, until the gap fills, never moving lastSeq past it', async () => {
+    // random 0.5: each backoff is half its ceiling (250, 500, …).
+    const { socket, post, client } = await connected({ gapGraceMs: 100 }, 0);
     socket.receive(created(3));
 
     await settle(100);
     socket.receive(subscribed());
-    await settle(100);
+    await settle(100 + 249);
+    const beforeBackoff = socket.subscribes().length;
+    await settle(1);
     socket.receive(subscribed());
-    socket.receive(snapshot(2));
+    await settle(100 + 500);
+    const lastSeqMeanwhile = client.lastSeq(POST);
+    socket.receive(subscribed());
+    socket.receive(created(1));
+    socket.receive(created(2));
 
+    expect(beforeBackoff).toBe(2);
     expect(socket.subscribes()).toEqual([
       { action: 'subscribe', postId: POST },
       { action: 'subscribe', postId: POST, lastSeq: 0 },
-      { action: 'subscribe', postId: POST },
+      { action: 'subscribe', postId: POST, lastSeq: 0 },
+      { action: 'subscribe', postId: POST, lastSeq: 0 },
     ]);
-    expect(post.snapshots.map((s) => s.data.seq)).toEqual([0, 2]);
-    expect(post.seqs()).toEqual([3]);
+    expect(lastSeqMeanwhile).toBe(0);
+    expect(post.snapshots.map((s) => s.data.seq)).toEqual([0]);
+    expect(post.seqs()).toEqual([1, 2, 3]);
   });
 
   it('holds live events that beat the snapshot and drops those the snapshot holds', async () => {
@@ -637,12 +578,15 @@ describe('RealtimeCommentsClient: keeping the connection', () => {
     expect(socket.isClosed).toBe(false);
   });
 
-  it('pings every 5 minutes by default, inside the 10-minute idle timeout', async () => {
+  it('pings every minute by default, well inside the 10-minute idle timeout', async () => {
     const { socket } = await connected();
     socket.autoPong = true;
 
-    await settle(5 * 60_000);
+    await settle(60_000 - 1);
+    const before = socket.sent.filter((m) => m.action === 'ping').length;
+    await settle(1);
 
+    expect(before).toBe(0);
     expect(socket.sent.filter((m) => m.action === 'ping')).toHaveLength(1);
   });
 

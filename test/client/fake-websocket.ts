@@ -4,6 +4,8 @@ import type {
   CommentCreatedEvent,
   CommentUpdatedEvent,
   CommentsListEvent,
+  CommentsPageEvent,
+  ErrorCode,
   ServerEvent,
 } from '../../contracts/protocol';
 import type { WebSocketConstructor, WebSocketErrorEvent } from '../../client';
@@ -21,6 +23,8 @@ export class FakeSocket {
   readonly closeCalls: { code?: number; reason?: string }[] = [];
   /** Answer every ping with a pong (on a later microtask, as a network would). */
   autoPong = false;
+  /** Called with every message the client sends, after it is recorded: a scripted server answers here. */
+  onSend: ((message: ClientMessage) => void) | undefined;
   private readonly listeners = new Map<string, Listener[]>();
 
   constructor(readonly url: string) {}
@@ -33,6 +37,7 @@ export class FakeSocket {
     if (this.readyState !== 1) throw new Error('send on a socket that is not open');
     const message = JSON.parse(data) as ClientMessage;
     this.sent.push(message);
+    this.onSend?.(message);
     if (this.autoPong && message.action === 'ping') {
       void Promise.resolve().then(() => this.receive({ type: 'pong' }));
     }
@@ -76,6 +81,13 @@ export class FakeSocket {
 
   get isClosed(): boolean {
     return this.readyState === 3;
+  }
+
+  /** The `listComments` requests sent, in order. */
+  pageRequests(): Extract<ClientMessage, { action: 'listComments' }>[] {
+    return this.sent.filter(
+      (m): m is Extract<ClientMessage, { action: 'listComments' }> => m.action === 'listComments',
+    );
   }
 
   subscribes(): Extract<ClientMessage, { action: 'subscribe' }>[] {
@@ -140,9 +152,25 @@ export function updated(seq: number, commentId: string, postId = POST): CommentU
   };
 }
 
+/** An edit that carries the comment as stored after it, as current servers send. */
+export function edited(seq: number, edit: Comment, postId = POST): CommentUpdatedEvent {
+  return {
+    type: 'comment.updated',
+    data: { postId, commentId: edit.id, action: 'updated', comment: edit },
+    seq,
+    eventId: `evt-${postId}-${seq}`,
+  };
+}
+
 export function snapshot(
   seq: number | undefined,
-  { postId = POST, comments = [] as Comment[], reset = false } = {},
+  {
+    postId = POST,
+    comments = [] as Comment[],
+    reset = false,
+    cursor = undefined as string | undefined,
+    truncated = false,
+  } = {},
 ): CommentsListEvent {
   return {
     type: 'comments.list',
@@ -152,8 +180,36 @@ export function snapshot(
       count: comments.length,
       ...(seq === undefined ? {} : { seq }),
       ...(reset ? { reset } : {}),
+      ...(truncated ? { truncated } : {}),
+      ...(cursor === undefined ? {} : { hasMore: true, cursor }),
     },
   };
 }
+
+/** A `comments.page`; more follow when `cursor` is given. */
+export function page(
+  comments: Comment[],
+  { postId = POST, cursor = undefined as string | undefined, truncated = false } = {},
+): CommentsPageEvent {
+  return {
+    type: 'comments.page',
+    data: {
+      postId,
+      comments,
+      count: comments.length,
+      ...(truncated ? { truncated } : {}),
+      hasMore: cursor !== undefined,
+      ...(cursor === undefined ? {} : { cursor }),
+    },
+  };
+}
+
+export const pong = (seqs?: Record<string, number>): ServerEvent =>
+  seqs === undefined ? { type: 'pong' } : { type: 'pong', data: { seqs } };
+
+export const serverError = (code: ErrorCode, postId?: string): ServerEvent => ({
+  type: 'error',
+  data: { code, message: `refused: ${code}`, ...(postId === undefined ? {} : { postId }) },
+});
 
 export const subscribed = (postId = POST): ServerEvent => ({ type: 'subscribed', data: { postId } });

@@ -125,6 +125,7 @@ describe('PostStream', () => {
     const step = stream.acceptSnapshot(snapshot(8));
 
     expect(seqs(step.events)).toEqual([9]);
+    expect(step.snapshot?.data.reset).toBe(true);
   });
 
   it('forgets eventIds beyond its window', () => {
@@ -141,5 +142,50 @@ describe('PostStream', () => {
     const stream = streamAt(0);
 
     expect(seqs(stream.acceptEvent(updated(1, 'c1')).events)).toEqual([1]);
+  });
+});
+
+describe('PostStream: snapshots paged, pongs', () => {
+  it('admits a reset or an awaited snapshot, never a plain one nobody asked for', () => {
+    const stream = streamAt(5);
+
+    expect(stream.admits(snapshot(9))).toBe(false);
+    expect(stream.admits(snapshot(9, { reset: true }))).toBe(true);
+    stream.holdForSnapshot();
+    expect(stream.admits(snapshot(9))).toBe(true);
+  });
+
+  it('holds events while a snapshot is paged, and keeps lastSeq where it was until it is taken', () => {
+    const stream = streamAt(5);
+    stream.holdForSnapshot();
+
+    const held = [stream.acceptEvent(created(6)), stream.acceptEvent(created(43))];
+    const heldAt = stream.lastSeq;
+    const step = stream.acceptSnapshot(snapshot(42, { reset: true }));
+
+    expect(held.flatMap((s) => s.events)).toEqual([]);
+    expect(heldAt).toBe(5);
+    expect(seqs(step.events)).toEqual([43]);
+  });
+
+  it('reports a gap when the server says it is ahead, until the events arrive', () => {
+    const stream = streamAt(3);
+
+    const behind = stream.noteServerSeq(5);
+    const partly = stream.acceptEvent(created(4));
+    const filled = stream.acceptEvent(created(5));
+
+    expect([behind, partly.gap, filled.gap]).toEqual([true, true, false]);
+    expect(stream.noteServerSeq(5)).toBe(false);
+    expect(stream.noteServerSeq(2)).toBe(false);
+  });
+
+  it('waits for a snapshot again after resumeFrom only when it has no lastSeq', () => {
+    const stream = streamAt(5);
+    stream.holdForSnapshot();
+
+    expect(stream.resumeFrom()).toBe(5);
+    expect(stream.awaiting).toBe(false);
+    expect(seqs(stream.acceptEvent(created(6)).events)).toEqual([6]);
   });
 });
