@@ -24,16 +24,26 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** The whole body, or undefined once it exceeds `maxBytes` (the rest is not buffered). */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The whole body; undefined when it exceeds `maxBytes` (the caller answers 413) or the client went away
+ * before sending all of it (nobody reads the answer then). Never rejects: a client that aborts mid-body must
+ * cost its own request only. An oversized body is read to its end without being kept, so the client, still
+ * sending, gets the 413 instead of a reset connection, and a keep-alive connection stays usable.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.once('end', () => resolve(size <= maxBytes ? Buffer.concat(chunks) : undefined));
+    // 'close' also follows a normal 'end', when resolving again changes nothing.
+    req.once('close', () => resolve(undefined));
+    req.once('error', () => resolve(undefined));
+  });
 }
 
 /** Header names lower-cased and repeated headers joined with commas, as API Gateway passes them on. */
@@ -65,8 +75,41 @@ export async function readHttpRequest(
   };
 }
 
-/** The URL of a request; the host does not matter, only the path and the query are read. */
-export const requestUrl = (req: IncomingMessage): URL => new URL(req.url ?? '/', 'http://local');
+/**
+ * The URL of a request, with only its path and query meaningful; undefined when the target is not a path
+ * (`*`, a proxy's absolute URL), which no API Gateway or Lambda route answers. The origin is prepended by
+ * hand: a target such as `//[` would otherwise be parsed as a host and throw.
+ */
+export function requestUrl(req: IncomingMessage): URL | undefined {
+  const target = req.url ?? '/';
+  if (!target.startsWith('/')) return undefined;
+  try {
+    return new URL(`http://local${target}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A percent-decoded URL component; undefined when its encoding is malformed (`%ZZ`, `%E0%A4%A`, `%FF`). */
+export function decodeComponent(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the path or the query string holds malformed percent-encoding: API Gateway and Lambda answer such
+ * a request 400. A query's `+` is a space. The whole is checked at once: splitting it at `/`, `&` or `=`
+ * cannot make a malformed whole valid, nor a valid whole malformed.
+ */
+export function hasMalformedEncoding(path: string, query: string): boolean {
+  return decodeComponent(path) === undefined || decodeComponent(query.replace(/\+/g, ' ')) === undefined;
+}
+
+/** API Gateway's answer to a request it cannot parse. */
+export const BAD_REQUEST = { message: 'Bad Request' } as const;
 
 /**
  * A JSON answer. An undefined body is sent empty (202, 204), still typed JSON as the AWS endpoints do.
@@ -88,6 +131,19 @@ export function send(res: ServerResponse, response: HttpResponse): void {
   res.end(response.body);
 }
 
+/**
+ * The last resort when answering a request failed: a 500 if nothing was sent yet, otherwise the connection is
+ * cut (a half-sent answer cannot be taken back). Never throws, so it can sit in any catch.
+ */
+export function sendInternalError(res: ServerResponse): void {
+  try {
+    if (!res.headersSent) return sendJson(res, 500, { message: 'Internal Server Error' });
+  } catch {
+    // Falls through to cutting the connection.
+  }
+  res.destroy();
+}
+
 export function sendJson(
   res: ServerResponse,
   statusCode: number,
@@ -101,8 +157,30 @@ export function sendJson(
 export const errorTypeHeader = (errorType: string | undefined): Record<string, string> =>
   errorType ? { 'x-amzn-errortype': errorType } : {};
 
-/** Answers an HTTP upgrade with a plain status instead of switching protocols, and closes the socket. */
-export function refuseUpgrade(socket: Duplex, statusCode: number): void {
+/** A raw HTTP/1.1 answer with a JSON `{message}` body, for a socket no ServerResponse writes to. */
+function rawStatusResponse(statusCode: number): string {
   const reason = STATUS_CODES[statusCode] ?? 'Error';
-  socket.end(`HTTP/1.1 ${statusCode} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  const body = JSON.stringify({ message: reason });
+  return (
+    `HTTP/1.1 ${statusCode} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/** Answers an HTTP upgrade with a status instead of switching protocols, and closes the socket. */
+export function refuseUpgrade(socket: Duplex, statusCode: number): void {
+  socket.end(rawStatusResponse(statusCode));
+}
+
+/**
+ * A request Node's HTTP parser refused (a malformed request line or header, headers too large): 431 or 400
+ * with a JSON body, as API Gateway answers one, unless part of another answer is already on the wire; then
+ * the socket is closed, as Node itself does when no one handles its 'clientError'.
+ */
+export function refuseUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    socket.write(rawStatusResponse(error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400));
+  }
+  socket.destroy();
 }

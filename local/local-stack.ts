@@ -9,13 +9,14 @@ import { LOCAL_ISSUER_PATH, LocalIssuer } from './auth/local-issuer';
 import type { LocalApi, LocalModel } from './cloudformation/local-model';
 import { synthesize } from './cloudformation/synthesize';
 import { tableSchemaOf } from './cloudformation/table-schemas';
-import { buildLocalModel } from './cloudformation/template-model';
+import { buildLocalModel, localTables } from './cloudformation/template-model';
 import {
   DEAD_LETTERS_PATH,
   FAULTS_PATH,
   GATEWAY_CRASH_PATH,
   LOCAL_TOKEN_PATH,
 } from './devtools/control-paths';
+import { CrashAfterCommit } from './devtools/crash-after-commit';
 import { createDeadLetterRoute } from './devtools/dead-letter-route';
 import { createDevTokenRoutes } from './devtools/dev-token-routes';
 import { FaultControl } from './devtools/fault-control';
@@ -24,11 +25,13 @@ import { GatewayOutage } from './devtools/gateway-outage';
 import { createStaticFiles } from './devtools/static-files';
 import { ensureTable, startDynamoDbLocal } from './emulators/dynamodb-local';
 import { LocalHttpApi } from './emulators/http-api';
-import { LocalLambdaInvokeApi, type DeadLetter } from './emulators/lambda-invoke-api';
+import { LocalLambdaInvokeApi, type DeadLetterRecord } from './emulators/lambda-invoke-api';
 import { lambdaBaseEnvironment, overrideFanOutBatchSize } from './emulators/lambda-environment';
-import { LocalLambda } from './emulators/lambda-runtime';
+import { assertFunctionsLoaded, LocalLambda } from './emulators/lambda-runtime';
+import { LocalStreamMappings } from './emulators/stream-mappings';
 import { LocalWebSocketGateway } from './emulators/websocket-gateway';
 import { writeOutputsFile, type StackOutputs } from './launch/outputs-file';
+import { StopSteps } from './launch/stop-steps';
 import type { LocalStackOptions } from './local-stack-options';
 import { createAppServer } from './servers/app-server';
 import { createGatewayServer } from './servers/gateway-server';
@@ -45,8 +48,11 @@ export interface RunningLocalStack {
   dynamoDbEndpoint: string;
   faults(): FaultSettings;
   setFaults(update: Record<string, unknown>): FaultSettings;
-  /** Async invocations that failed every retry (also at GET /_local/dead-letters on the gateway port). */
-  deadLetters(): readonly DeadLetter[];
+  /**
+   * Async invocations that failed every retry and stream batches the mappings gave up on (also at
+   * GET /_local/dead-letters on the gateway port).
+   */
+  deadLetters(): readonly DeadLetterRecord[];
   stop(): Promise<void>;
 }
 
@@ -61,20 +67,20 @@ function jwtAudience(model: LocalModel): string | undefined {
   return undefined;
 }
 
-export async function startLocalStack(options: LocalStackOptions): Promise<RunningLocalStack> {
+/**
+ * `stopping` receives how to stop each part as it starts; pass your own to stop a start still under way
+ * (start.ts does, for signals and uncaught errors). A start that fails stops what it had started.
+ */
+export async function startLocalStack(
+  options: LocalStackOptions,
+  stopping: StopSteps = new StopSteps(),
+): Promise<RunningLocalStack> {
   const started = Date.now();
   await assertPortFree(options.appPort, 'comments API and demo page', 'LOCAL_APP_PORT');
   await assertPortFree(options.gatewayPort, 'WebSocket and broadcast gateway', 'LOCAL_GATEWAY_PORT');
   await assertPortFree(options.dynamoDbPort, 'DynamoDB Local', 'LOCAL_DYNAMODB_PORT');
 
-  // Each part started pushes how to stop it; they stop in reverse, also when the start fails half-way.
-  const stopping: (() => Promise<void>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const step of stopping.reverse()) {
-      await step().catch((error: Error) => options.log(`stop: ${error.message}`));
-    }
-    stopping.length = 0;
-  };
+  const stop = (): Promise<void> => stopping.run(options.log);
 
   try {
     // DynamoDB Local (a JVM) warms up in its own process while the synth bundles the functions.
@@ -84,6 +90,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         ? { port: options.dynamoDbPort, path: options.dynamoDbPath }
         : { port: options.dynamoDbPort },
     );
+    // Awaited below, after the synth: a failure before then must not count as an unhandled rejection.
+    dynamoStarting.catch(() => undefined);
     stopping.push(async () => (await dynamoStarting).stop());
     options.log(`synthesizing stage "${options.stage}" …`);
     const stacks = synthesize(options.stage, options.assemblyDir);
@@ -94,11 +102,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const appUrl = `http://${options.host}:${options.appPort}`;
     const gatewayUrl = `http://${options.host}:${options.gatewayPort}`;
     const localIssuerUrl = `${appUrl}${LOCAL_ISSUER_PATH}`;
+    // Tables before the model: a table's StreamArn is the stream DynamoDB Local gives it on creation.
+    const dynamo = await dynamoStarting;
+    const streamArns = new Map<string, string>();
+    for (const table of localTables(stacks)) {
+      const streamArn = await ensureTable(dynamo.client, tableSchemaOf(table, stacks), table.tableName);
+      if (streamArn) streamArns.set(table.tableName, streamArn);
+    }
     const model = buildLocalModel(stacks, {
       httpBaseUrl: (api) => `http://${options.host}:${portOf(api)}`,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       localIssuerUrl,
+      tableStreamArn: (table) => streamArns.get(table.tableName),
     });
     const localIssuer = await LocalIssuer.load({
       issuer: localIssuerUrl,
@@ -109,11 +125,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       localIssuer,
       credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
     });
-
-    const dynamo = await dynamoStarting;
-    for (const table of model.tables) {
-      await ensureTable(dynamo.client, tableSchemaOf(table, stacks), table.tableName);
-    }
 
     const baseEnv = lambdaBaseEnvironment({
       region: LOCAL_REGION,
@@ -131,8 +142,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       await Promise.all([...lambdas.values()].map((lambda) => lambda.stop()));
     });
     await Promise.all([...lambdas.values()].map((lambda) => lambda.ready));
+    assertFunctionsLoaded(lambdas.values());
 
-    const faults = new FaultControl(options.faults);
+    const lambdaInvoke = new LocalLambdaInvokeApi({
+      functions: model.functions.values(),
+      lambdas,
+      authorizers,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      ...(options.asyncRetryDelayMs !== undefined ? { retryDelayMs: options.asyncRetryDelayMs } : {}),
+      log: options.log,
+    });
+    stopping.push(async () => lambdaInvoke.stop());
+    const streamMappings = new LocalStreamMappings({
+      mappings: model.streamMappings,
+      functions: model.functions,
+      lambdas,
+      client: dynamo.streamsClient,
+      deadLetter: (letter) => lambdaInvoke.addStreamDeadLetter(letter),
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      log: options.log,
+    });
+    const faults = new FaultControl(options.faults, { streamConsumerFailures: streamMappings });
+    const crashAfterCommit = new CrashAfterCommit({ faults: faults.current, lambdas, log: options.log });
     const webSocketGateways = model.apis
       .filter((api) => api.protocol === 'WEBSOCKET')
       .map(
@@ -162,16 +195,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
             authorizers,
           }),
       );
-    const lambdaInvoke = new LocalLambdaInvokeApi({
-      functions: model.functions.values(),
-      lambdas,
-      authorizers,
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-      ...(options.asyncRetryDelayMs !== undefined ? { retryDelayMs: options.asyncRetryDelayMs } : {}),
-      log: options.log,
-    });
-    stopping.push(async () => lambdaInvoke.stop());
     const outage = new GatewayOutage({
       dropAllConnections: () =>
         webSocketGateways.reduce((sum, gateway) => sum + gateway.dropAllConnections(), 0),
@@ -189,6 +212,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       webSocketGateways,
       httpApis: httpApis.filter((http) => portOf(http.api) === options.gatewayPort),
       faults: faults.current,
+      crashAfterCommit: (req, res) => crashAfterCommit.handle(req, res),
+      log: options.log,
     });
     const webSocketApi = webSocketGateways[0];
     if (!webSocketApi) throw new Error('The app defines no WebSocket API');
@@ -200,6 +225,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         apiBaseUrl: '',
         tokenUrl: LOCAL_TOKEN_PATH,
       }),
+      log: options.log,
     });
 
     await listen(gatewayServer, options.gatewayPort);
@@ -209,6 +235,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     });
     await listen(appServer, options.appPort);
     stopping.push(() => closeServer(appServer));
+    // Once the functions can reach the gateway; stopped first, so no batch is cut off by a closed server.
+    stopping.push(() => streamMappings.stop());
+    await streamMappings.start();
 
     const outputs: StackOutputs = {
       ...model.outputs,

@@ -44,6 +44,10 @@ function parseAmzDate(value: string | undefined): Date | undefined {
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
 }
 
+/** A header's value, never an inherited property (a signed header named `constructor` is just absent). */
+const ownHeader = (headers: Record<string, string>, name: string): string | undefined =>
+  Object.hasOwn(headers, name) && typeof headers[name] === 'string' ? headers[name] : undefined;
+
 export async function verifySigV4(
   request: SignedRequest,
   credentials: Record<string, string>,
@@ -54,7 +58,8 @@ export async function verifySigV4(
   const match = AUTHORIZATION.exec(authorization);
   if (!match) return { ok: false, reason: 'malformed' };
   const [, accessKeyId = '', , region = '', service = '', signedHeaderList = '', signature = ''] = match;
-  const secretAccessKey = credentials[accessKeyId];
+  // Own keys only: a key id such as `constructor` must be unknown, not Object.prototype's.
+  const secretAccessKey = Object.hasOwn(credentials, accessKeyId) ? credentials[accessKeyId] : undefined;
   if (secretAccessKey === undefined) return { ok: false, reason: 'unknown-key' };
   const signingDate = parseAmzDate(request.headers['x-amz-date']);
   if (!signingDate) return { ok: false, reason: 'malformed' };
@@ -69,15 +74,16 @@ export async function verifySigV4(
     return { ok: false, reason: 'mismatch' };
   }
   const signedHeaders = signedHeaderList.split(';');
-  const headers: Record<string, string> = {};
+  // Prototype-less, so that a name such as `__proto__` is a key like any other.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name of signedHeaders) {
-    const value = name === 'host' ? request.host : request.headers[name];
+    const value = name === 'host' ? request.host : ownHeader(request.headers, name);
     if (value === undefined) return { ok: false, reason: 'mismatch' };
     headers[name] = value;
   }
-  const query: Record<string, string | string[]> = {};
+  const query: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of request.query) {
-    const existing = query[key];
+    const existing = Object.hasOwn(query, key) ? query[key] : undefined;
     query[key] =
       existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
   }
@@ -88,20 +94,24 @@ export async function verifySigV4(
     credentials: { accessKeyId, secretAccessKey },
     sha256: Hash.bind(null, 'sha256'),
   });
-  const resigned = await signer.sign(
-    {
-      method: request.method,
-      protocol: 'http:',
-      hostname,
-      ...(port ? { port: Number(port) } : {}),
-      // As received: the signer escapes it again, exactly as the client's signer did with the encoded path.
-      path: request.path,
-      query,
-      headers,
-      body: request.body.length > 0 ? request.body : undefined,
-    },
-    { signingDate, signableHeaders: new Set(signedHeaders) },
-  );
+  // Whatever a client put in its headers, a re-signing that fails is a signature that does not match.
+  const resigned = await signer
+    .sign(
+      {
+        method: request.method,
+        protocol: 'http:',
+        hostname,
+        ...(port ? { port: Number(port) } : {}),
+        // As received: the signer escapes it again, exactly as the client's signer did with the encoded path.
+        path: request.path,
+        query,
+        headers,
+        body: request.body.length > 0 ? request.body : undefined,
+      },
+      { signingDate, signableHeaders: new Set(signedHeaders) },
+    )
+    .catch(() => undefined);
+  if (!resigned) return { ok: false, reason: 'mismatch' };
   const expected = /Signature=([0-9a-f]{64})/.exec(String(resigned.headers.authorization ?? ''))?.[1] ?? '';
   const matches =
     expected.length === signature.length && timingSafeEqual(Buffer.from(expected), Buffer.from(signature));

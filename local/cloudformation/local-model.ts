@@ -1,7 +1,9 @@
+import type { StreamEventSourceMappingSettings } from '../emulators/stream-mapping-settings';
+
 /**
  * What the local stack runs, as the template model derives it from the synthesized templates: functions,
- * WebSocket and HTTP APIs with their routes, tables, and the stack outputs, every CloudFormation reference
- * already resolved to its local value.
+ * WebSocket and HTTP APIs with their routes, tables, the stream event source mappings, and the stack
+ * outputs, every CloudFormation reference already resolved to its local value.
  */
 export interface LocalFunction {
   /** `<stack>/<logicalId>`: unique across stacks. */
@@ -82,12 +84,31 @@ export interface LocalTable {
   tableName: string;
   /** The template's own table properties (KeySchema, AttributeDefinitions, GSIs, TTL). */
   properties: Record<string, unknown>;
+  /** DynamoDB Local's LatestStreamArn of the table, when it has a stream: its `StreamArn` attribute. */
+  streamArn?: string;
+}
+
+/** An AWS::Lambda::EventSourceMapping that feeds a table's DynamoDB stream to a function. */
+export interface LocalStreamMapping {
+  /** `<stack>/<logicalId>` of the mapping. */
+  key: string;
+  functionKey: string;
+  /** The local table whose stream the mapping reads. */
+  tableName: string;
+  streamArn: string;
+  /** The template's properties that shape delivery, resolved; checked as CreateEventSourceMapping checks them. */
+  settings: StreamEventSourceMappingSettings;
+  /** ARN (in its local form) of DestinationConfig.OnFailure, where records given up on are sent. */
+  onFailure?: string;
+  /** `Enabled: false` in the template: the mapping exists and reads nothing. */
+  enabled: boolean;
 }
 
 export interface LocalModel {
   functions: Map<string, LocalFunction>;
   apis: LocalApi[];
   tables: LocalTable[];
+  streamMappings: LocalStreamMapping[];
   /** stack name → output key → resolved value, the shape of `cdk deploy --outputs-file`. */
   outputs: Record<string, Record<string, string>>;
 }

@@ -12,6 +12,7 @@ import {
   type LocalTable,
   type RouteAuthorization,
 } from './local-model';
+import { modelStreamMappings } from './stream-mappings-model';
 import { TemplateModelError, type Resource, type StackTemplate } from './template';
 
 /**
@@ -22,7 +23,8 @@ import { TemplateModelError, type Resource, type StackTemplate } from './templat
  *
  * CloudFormation references are resolved (intrinsics.ts) to local values: a table's Ref becomes its local
  * table name, an API's URL (built by CDK from the API id, region and URL suffix) becomes the local server's
- * URL. The result's shape is in local-model.ts.
+ * URL. A table's StreamArn is the stream DynamoDB Local gave the table, so the tables exist before the
+ * model is built ({@link localTables} lists them from the templates). The result's shape is in local-model.ts.
  */
 
 export interface LocalEndpoints {
@@ -32,6 +34,12 @@ export interface LocalEndpoints {
   accountId: string;
   /** Issuer URL that stands in for every Cognito user pool of the app. */
   localIssuerUrl: string;
+  /**
+   * The LatestStreamArn of a local table with a stream (what `Fn::GetAtt [Table, StreamArn]` resolves to);
+   * undefined for a table without one.
+   * @default no table has a stream
+   */
+  tableStreamArn?(table: LocalTable): string | undefined;
 }
 
 const LAMBDA_FUNCTION = 'AWS::Lambda::Function';
@@ -55,6 +63,20 @@ type ResourceIndex = Map<string, { stack: StackTemplate; logicalId: string; reso
 
 const localTableName = (stackName: string, logicalId: string): string => `${stackName}-${logicalId}`;
 
+/** Every DynamoDB table of the templates under its local name, without its stream (not created yet). */
+export function localTables(stacks: readonly StackTemplate[]): LocalTable[] {
+  return stacks.flatMap((stack) =>
+    Object.entries(stack.template.Resources ?? {})
+      .filter(([, resource]) => resource.Type === DYNAMODB_TABLE)
+      .map(([logicalId, resource]) => ({
+        logicalId,
+        stackName: stack.stackName,
+        tableName: localTableName(stack.stackName, logicalId),
+        properties: resource.Properties ?? {},
+      })),
+  );
+}
+
 export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoints): LocalModel {
   const resources: ResourceIndex = new Map();
   for (const stack of stacks) {
@@ -62,29 +84,24 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
       resources.set(`${stack.stackName}/${logicalId}`, { stack, logicalId, resource });
     }
   }
+  const tables = localTables(stacks);
+  for (const table of tables) {
+    const streamArn = endpoints.tableStreamArn?.(table);
+    if (streamArn !== undefined) table.streamArn = streamArn;
+  }
   // APIs first: function environments and outputs refer to their URLs.
   const apiByKey = modelApis(resources);
   const resolverOf = createIntrinsicResolver({
     stacks,
     region: endpoints.region,
     accountId: endpoints.accountId,
-    resources: localResourceValues(endpoints, apiByKey),
+    resources: localResourceValues(endpoints, apiByKey, tables),
     finish: (value) => (typeof value === 'string' ? localiseUrls(value, endpoints, apiByKey) : value),
   });
   const functions = modelFunctions(resources, resolverOf);
   applyEventInvokeConfigs(resources, functions, resolverOf);
   addRoutes(resources, apiByKey, resolverOf);
-
-  const tables: LocalTable[] = [];
-  for (const { stack, logicalId, resource } of resources.values()) {
-    if (resource.Type !== DYNAMODB_TABLE) continue;
-    tables.push({
-      logicalId,
-      stackName: stack.stackName,
-      tableName: localTableName(stack.stackName, logicalId),
-      properties: resource.Properties ?? {},
-    });
-  }
+  const streamMappings = modelStreamMappings(resources.values(), functions, tables, resolverOf);
 
   const outputs: Record<string, Record<string, string>> = {};
   for (const stack of stacks) {
@@ -98,15 +115,19 @@ export function buildLocalModel(stacks: StackTemplate[], endpoints: LocalEndpoin
     outputs[stack.stackName] = stackOutputs;
   }
 
-  return { functions, apis: [...apiByKey.values()], tables, outputs };
+  return { functions, apis: [...apiByKey.values()], tables, streamMappings, outputs };
 }
 
 /**
  * What a Ref or attribute of a resource is locally: a table's Ref its local table name, a function's its
- * local name; an API's Ref and a user pool's are marked ids that {@link localiseUrls} rewrites once they
- * are joined into URLs.
+ * local name, a table's StreamArn its local stream's; an API's Ref and a user pool's are marked ids that
+ * {@link localiseUrls} rewrites once they are joined into URLs.
  */
-function localResourceValues(endpoints: LocalEndpoints, apiByKey: Map<string, LocalApi>): ResourceValues {
+function localResourceValues(
+  endpoints: LocalEndpoints,
+  apiByKey: Map<string, LocalApi>,
+  tables: readonly LocalTable[],
+): ResourceValues {
   const arn = (service: string, resource: string): string =>
     `arn:aws:${service}:${endpoints.region}:${endpoints.accountId}:${resource}`;
   return {
@@ -133,6 +154,14 @@ function localResourceValues(endpoints: LocalEndpoints, apiByKey: Map<string, Lo
       if (Type === SQS_QUEUE && attribute === 'Arn') return arn('sqs', `${stackName}-${logicalId}`);
       if (Type === DYNAMODB_TABLE && attribute === 'Arn') {
         return arn('dynamodb', `table/${localTableName(stackName, logicalId)}`);
+      }
+      if (Type === DYNAMODB_TABLE && attribute === 'StreamArn') {
+        const tableName = localTableName(stackName, logicalId);
+        const streamArn = tables.find((table) => table.tableName === tableName)?.streamArn;
+        // As on AWS, where the attribute of a table without a stream fails the deployment.
+        if (!streamArn)
+          throw new TemplateModelError(`Table ${stackName}/${logicalId} has no stream: no StreamArn`);
+        return streamArn;
       }
       if (Type === API && attribute === 'ApiEndpoint') {
         const api = apiByKey.get(`${stackName}/${logicalId}`);

@@ -12,7 +12,7 @@ export function createDeadLetterRoute(
   invokeApi: Pick<LocalLambdaInvokeApi, 'deadLetters' | 'stats' | 'clearDeadLetters'>,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
-    if (requestUrl(req).pathname !== DEAD_LETTERS_PATH) return false;
+    if (requestUrl(req)?.pathname !== DEAD_LETTERS_PATH) return false;
     if (req.method === 'DELETE') invokeApi.clearDeadLetters();
     else if (req.method !== 'GET') {
       sendJson(res, 405, { message: 'Use GET or DELETE' });

@@ -20,6 +20,25 @@ export interface FaultSettings {
   broadcastUnavailable: boolean;
   /** $disconnect is never invoked, as when API Gateway loses it: rows are left for 410 cleanup or TTL. */
   dropDisconnect: boolean;
+  /**
+   * The next N invocations of every stream event source mapping fail as if the function threw. Setting it
+   * arms that many at once (0 disarms); reading it says how many are left (see {@link FailureCounter}).
+   */
+  streamConsumerFailures: number;
+  /**
+   * The comments function crashes right after its commit: a request to the broadcast API ends the caller's
+   * execution environment before it is answered (devtools/crash-after-commit.ts).
+   */
+  crashAfterCommit: boolean;
+}
+
+/**
+ * A fault counted in failures to come rather than a switch: the fault control arms it when the setting
+ * changes and reads what is left when the settings are shown.
+ */
+export interface FailureCounter {
+  arm(count: number): void;
+  left(): number;
 }
 
 export const FAULT_ENV: Record<keyof FaultSettings, string> = {
@@ -32,6 +51,8 @@ export const FAULT_ENV: Record<keyof FaultSettings, string> = {
   rateLimitPerSecond: 'LOCAL_MANAGEMENT_RATE_LIMIT',
   broadcastUnavailable: 'LOCAL_FAULT_BROADCAST_DOWN',
   dropDisconnect: 'LOCAL_FAULT_DROP_DISCONNECT',
+  streamConsumerFailures: 'LOCAL_FAULT_STREAM_CONSUMER_FAILURES',
+  crashAfterCommit: 'LOCAL_FAULT_CRASH_AFTER_COMMIT',
 };
 
 export const NO_FAULTS: FaultSettings = {
@@ -44,6 +65,8 @@ export const NO_FAULTS: FaultSettings = {
   rateLimitPerSecond: 0,
   broadcastUnavailable: false,
   dropDisconnect: false,
+  streamConsumerFailures: 0,
+  crashAfterCommit: false,
 };
 
 export class FaultSettingsError extends Error {}
@@ -61,6 +84,9 @@ function coerce(key: keyof FaultSettings, value: unknown): number | boolean {
   }
   if (key.endsWith('Rate') && key !== 'rateLimitPerSecond' && number > 1) {
     throw new FaultSettingsError(`${key} is a share between 0 and 1`);
+  }
+  if (key === 'streamConsumerFailures' && !Number.isInteger(number)) {
+    throw new FaultSettingsError(`${key} is a count of invocations: a whole number`);
   }
   return number;
 }

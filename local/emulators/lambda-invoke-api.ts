@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteAuthorizers } from '../auth/authorizers';
 import type { LocalLambda } from './lambda-runtime';
+import type { StreamOnFailureRecord } from './stream-records';
 import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformation/local-model';
 import { DEAD_LETTERS_PATH } from '../devtools/control-paths';
-import { errorTypeHeader, headersOf, readBody, requestUrl, sendJson } from '../http-io';
+import { decodeComponent, errorTypeHeader, headersOf, readBody, requestUrl, sendJson } from '../http-io';
 
 /**
  * The local stand-in for the Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`),
@@ -42,6 +43,15 @@ export interface DeadLetter {
   /** The on-failure destination the template configures (its local ARN); absent when there is none. */
   destination?: string;
 }
+
+/**
+ * What a stream event source mapping sends to its on-failure destination for a batch it gave up on (where
+ * the records are in the stream, not the records), tagged with that destination as a DeadLetter is.
+ */
+export type StreamDeadLetter = StreamOnFailureRecord & { destination?: string };
+
+/** One entry of the dead-letter list: an exhausted async event, or a stream batch given up on. */
+export type DeadLetterRecord = DeadLetter | StreamDeadLetter;
 
 export interface AsyncInvokeStats {
   /** Event invocations accepted (202). */
@@ -88,7 +98,7 @@ export class LocalLambdaInvokeApi {
   private readonly retryDelayMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly idleWaiters: (() => void)[] = [];
-  private readonly letters: DeadLetter[] = [];
+  private readonly letters: DeadLetterRecord[] = [];
   private readonly counts: AsyncInvokeStats = { accepted: 0, retried: 0, deadLettered: 0, pending: 0 };
   private stopped = false;
 
@@ -97,8 +107,13 @@ export class LocalLambdaInvokeApi {
     this.retryDelayMs = options.retryDelayMs ?? DEFAULT_ASYNC_RETRY_DELAY_MS;
   }
 
-  get deadLetters(): readonly DeadLetter[] {
+  get deadLetters(): readonly DeadLetterRecord[] {
     return this.letters;
+  }
+
+  /** Keeps what a stream event source mapping gave up on in the same list, in the order it happened. */
+  addStreamDeadLetter(letter: StreamDeadLetter): void {
+    this.letters.push(letter);
   }
 
   stats(): AsyncInvokeStats {
@@ -125,11 +140,17 @@ export class LocalLambdaInvokeApi {
   /** Handles the Invoke API; returns false when the path is not an invocation. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = requestUrl(req);
-    const match = INVOKE_PATH.exec(url.pathname);
+    const match = url && INVOKE_PATH.exec(url.pathname);
     if (!match) return false;
-    void this.invoke(req, res, url, decodeURIComponent(match[1] ?? '')).catch((error: Error) =>
-      reply(res, 500, { errorType: 'ServiceException', message: error.message }),
-    );
+    const name = decodeComponent(match[1] ?? '');
+    if (name === undefined) {
+      reply(res, 400, { message: 'Invalid function name' }, 'InvalidParameterValueException');
+      return true;
+    }
+    this.invoke(req, res, url, name).catch((error: Error) => {
+      if (res.headersSent) res.destroy();
+      else reply(res, 500, { message: error.message }, 'ServiceException');
+    });
     return true;
   }
 
@@ -155,11 +176,24 @@ export class LocalLambdaInvokeApi {
       return reply(
         res,
         413,
-        { message: 'Request must be smaller than 6291456 bytes' },
+        { message: `Request must be smaller than ${MAX_SYNC_PAYLOAD_BYTES} bytes` },
         'RequestTooLargeException',
       );
     }
     const headers = headersOf(req);
+    const invocationType = headers['x-amz-invocation-type'] ?? 'RequestResponse';
+    // Checked with the sync quota, before the signature and the JSON: an oversized event is a 413 whatever
+    // else is wrong with it.
+    if (invocationType === 'Event' && body.length > MAX_ASYNC_PAYLOAD_BYTES) {
+      return reply(
+        res,
+        413,
+        {
+          message: `Request must be smaller than ${MAX_ASYNC_PAYLOAD_BYTES} bytes for the Event invocation type`,
+        },
+        'RequestTooLargeException',
+      );
+    }
     const signed = await this.options.authorizers.verifyIam({
       method: 'POST',
       host: req.headers.host ?? 'localhost',
@@ -191,21 +225,10 @@ export class LocalLambdaInvokeApi {
       }
     }
     const requestId = randomUUID();
-    const invocationType = headers['x-amz-invocation-type'] ?? 'RequestResponse';
     switch (invocationType) {
       case 'DryRun':
         return reply(res, 204, undefined, undefined, requestId);
       case 'Event':
-        if (body.length > MAX_ASYNC_PAYLOAD_BYTES) {
-          return reply(
-            res,
-            413,
-            {
-              message: `Request must be smaller than ${MAX_ASYNC_PAYLOAD_BYTES} bytes for the Event invocation type`,
-            },
-            'RequestTooLargeException',
-          );
-        }
         this.accept({ fn, payload, requestId, receivedAt: Date.now(), attempts: 0 });
         return reply(res, 202, undefined, undefined, requestId);
       case 'RequestResponse':

@@ -3,7 +3,15 @@ import { WebSocket } from 'ws';
 import { sleep } from '../../contracts/backoff';
 import type { RouteAuthorizers } from '../auth/authorizers';
 import { RateLimiter, type FaultSettings } from '../devtools/faults';
-import { errorTypeHeader, headersOf, readBody, requestUrl, sendJson } from '../http-io';
+import {
+  decodeComponent,
+  errorTypeHeader,
+  headersOf,
+  readBody,
+  requestUrl,
+  sendInternalError,
+  sendJson,
+} from '../http-io';
 import { MAX_MESSAGE_BYTES, type Connection } from './websocket-api';
 
 /** The connections the Management API acts on: those of its WebSocket API. */
@@ -37,12 +45,12 @@ export class LocalManagementApi {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = requestUrl(req);
     const prefix = `/${this.options.stage}/@connections/`;
-    if (!url.pathname.startsWith(prefix)) return false;
-    void this.answer(req, res, url, decodeURIComponent(url.pathname.slice(prefix.length)));
+    if (!url?.pathname.startsWith(prefix)) return false;
+    this.answer(req, res, url, url.pathname.slice(prefix.length)).catch(() => sendInternalError(res));
     return true;
   }
 
-  private async answer(req: IncomingMessage, res: ServerResponse, url: URL, connectionId: string) {
+  private async answer(req: IncomingMessage, res: ServerResponse, url: URL, encodedId: string) {
     // API Gateway's errors: the type in x-amzn-errortype, and as the message.
     const reply = (status: number, errorType?: string, body?: unknown): void =>
       sendJson(
@@ -51,6 +59,9 @@ export class LocalManagementApi {
         body ?? (errorType ? { message: errorType } : undefined),
         errorTypeHeader(errorType),
       );
+    const connectionId = decodeComponent(encodedId);
+    // An id that does not decode names no connection: refused before its body and signature are read.
+    if (connectionId === undefined) return reply(400, 'BadRequestException');
     const body = await readBody(req, MAX_MESSAGE_BYTES);
     // An oversized body is not kept, so its signature cannot be checked: answer 413 as API Gateway does.
     if (body === undefined) return reply(413, 'PayloadTooLargeException');

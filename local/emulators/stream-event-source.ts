@@ -159,6 +159,16 @@ export class LocalStreamEventSource {
     this.injectedFailures += count;
   }
 
+  /** Failures armed by failNextInvocations and not used yet. */
+  get injectedFailuresLeft(): number {
+    return this.injectedFailures;
+  }
+
+  /** Disarms the failures failNextInvocations armed and no invocation has used yet. */
+  clearInjectedFailures(): void {
+    this.injectedFailures = 0;
+  }
+
   get stats(): StreamEventSourceStats {
     const lanes = [...this.shards.values()].flatMap((state) => state.lanes);
     const arrivals = lanes.map((lane) => lane.oldestArrivalMs).filter((ms) => ms !== undefined);

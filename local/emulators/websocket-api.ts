@@ -13,6 +13,8 @@ import type { LocalLambda } from './lambda-runtime';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 export const DEFAULT_MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;
+/** API Gateway's predefined routes: run on connect, on disconnect, or when nothing else matches. */
+const SPECIAL_ROUTE_KEYS: ReadonlySet<string> = new Set(['$connect', '$disconnect', '$default']);
 
 /** One open client connection, as the Management API reports it. */
 export interface Connection {
@@ -120,8 +122,11 @@ export class LocalWebSocketApi {
   /** Handles an HTTP upgrade on this gateway's server; returns false when the path is not ours. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = requestUrl(req);
-    if (url.pathname !== `/${this.stage}` && url.pathname !== `/${this.stage}/`) return false;
-    void this.connect(req, socket, head, url);
+    if (!url || (url.pathname !== `/${this.stage}` && url.pathname !== `/${this.stage}/`)) return false;
+    this.connect(req, socket, head, url).catch((error: Error) => {
+      this.log(`$connect failed: ${error.message}`);
+      if (socket.writable) refuseUpgrade(socket, 500);
+    });
     return true;
   }
 
@@ -201,13 +206,19 @@ export class LocalWebSocketApi {
     connection.idleTimer = setTimeout(() => connection.socket.close(1001, 'Going away'), this.idleTimeoutMs);
   }
 
+  /**
+   * The route a message goes to. The selection expression only ever picks one of the API's own routes: the
+   * special ones are not selectable by a message, so `{"action":"$disconnect"}` goes to `$default` like any
+   * unmatched value, as on API Gateway (and never runs the handler that deletes the sender's rows).
+   */
   private selectRoute(body: string): string {
     if (!this.selectionField) return '$default';
     try {
       const parsed: unknown = JSON.parse(body);
       if (isRecord(parsed)) {
         const value = parsed[this.selectionField];
-        if (typeof value === 'string' && this.routes.has(value)) return value;
+        if (typeof value === 'string' && !SPECIAL_ROUTE_KEYS.has(value) && this.routes.has(value))
+          return value;
       }
     } catch {
       // Not JSON: API Gateway cannot evaluate the expression and falls back to $default.

@@ -1,7 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { StaticFiles } from '../devtools/static-files';
 import { MAX_HTTP_API_PAYLOAD_BYTES, type LocalHttpApi } from '../emulators/http-api';
-import { readHttpRequest, requestUrl, send, sendJson, type HttpRequest, type HttpResponse } from '../http-io';
+import {
+  readHttpRequest,
+  refuseUnparsableRequest,
+  send,
+  sendJson,
+  type HttpRequest,
+  type HttpResponse,
+} from '../http-io';
+import { guardRequests } from './request-guard';
 
 export interface AppServerOptions {
   /** HTTP APIs on the `$default` stage (the comments API), served from the root as on execute-api. */
@@ -10,13 +18,13 @@ export interface AppServerOptions {
   devRoutes(request: HttpRequest): Promise<HttpResponse>;
   /** The demo page, for GET and HEAD requests no API route takes. */
   staticFiles: StaticFiles;
+  log: (message: string) => void;
 }
 
 /** The app port: the comments API and the demo page on one origin, so the page needs no CORS. */
 export function createAppServer(options: AppServerOptions): Server {
-  const server = createServer((req, res) => {
-    const url = requestUrl(req);
-    void (async () => {
+  const server = createServer(
+    guardRequests(async (req, res, url) => {
       const request = await readHttpRequest(req, url, url.pathname, MAX_HTTP_API_PAYLOAD_BYTES);
       if (!request) return sendJson(res, 413, { message: 'Request Entity Too Large' });
       if (url.pathname.startsWith('/_local/')) return send(res, await options.devRoutes(request));
@@ -26,8 +34,8 @@ export function createAppServer(options: AppServerOptions): Server {
         req.method === 'GET' || req.method === 'HEAD' ? await options.staticFiles(url.pathname) : undefined;
       if (file) return send(res, file);
       sendJson(res, 404, { message: 'Not Found' });
-    })().catch((error: Error) => sendJson(res, 500, { message: error.message }));
-  });
-  server.on('clientError', (_error, socket) => socket.destroy());
+    }, options.log),
+  );
+  server.on('clientError', refuseUnparsableRequest);
   return server;
 }

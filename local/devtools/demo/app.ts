@@ -231,7 +231,13 @@ async function openPost(postId: string): Promise<void> {
 
 function postIdFromHash(): string | undefined {
   const match = /^#post=(.+)$/.exec(window.location.hash);
-  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    // A hand-edited link with malformed percent-encoding opens no post, rather than breaking the page.
+    return undefined;
+  }
 }
 
 /** Gets a token for the user id from the local issuer, then (re)connects with it. */

@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { COMMENTS_API_ROUTE_KEYS } from '../../../contracts/comments-api-routes';
 import { EnvNames } from '../../../contracts/env-names';
+import { CLIENT_ACTIONS } from '../../../contracts/protocol';
 import { buildApp } from '../../../lib/app';
 import { resolveStageConfig } from '../../../lib/config/stage-config';
 import type { LocalApi, LocalModel } from '../../../local/cloudformation/local-model';
@@ -512,6 +513,11 @@ describe('buildLocalModel on the synthesized app', () => {
       region: 'us-east-1',
       accountId: '000000000000',
       localIssuerUrl: `${APP}/_local/issuer`,
+      // As DynamoDB Local gives a table created with a stream its LatestStreamArn.
+      tableStreamArn: (table) =>
+        table.properties.StreamSpecification
+          ? `arn:aws:dynamodb:ddblocal:000000000000:table/${table.tableName}/stream/2026-11-26T00:00:00.000`
+          : undefined,
     });
   }, SYNTH_TIMEOUT_MS);
 
@@ -552,7 +558,7 @@ describe('buildLocalModel on the synthesized app', () => {
     );
   });
 
-  it('has the WebSocket API on the dev stage with its six routes', () => {
+  it('has the WebSocket API on the dev stage with the special routes and one per client action', () => {
     // Prepare
     const api = apiCalled(`realtime-comments-${STAGE}`);
 
@@ -563,7 +569,7 @@ describe('buildLocalModel on the synthesized app', () => {
     expect(api.protocol).toBe('WEBSOCKET');
     expect(api.stageName).toBe(STAGE);
     expect(api.routeSelectionExpression).toBe('$request.body.action');
-    expect(keys).toEqual(['$connect', '$default', '$disconnect', 'ping', 'subscribe', 'unsubscribe'].sort());
+    expect(keys).toEqual(['$connect', '$default', '$disconnect', ...CLIENT_ACTIONS].sort());
   });
 
   it('routes $connect and $disconnect to the connection function and messages to the messages function', () => {
@@ -580,10 +586,40 @@ describe('buildLocalModel on the synthesized app', () => {
       $connect: connection,
       $disconnect: connection,
       $default: messages,
-      subscribe: messages,
-      unsubscribe: messages,
-      ping: messages,
+      ...Object.fromEntries(CLIENT_ACTIONS.map((action) => [action, messages])),
     });
+  });
+
+  it("feeds the comments table's stream to the event publisher, filtered to inserted event rows", () => {
+    // Prepare
+    const publisher = functionByEntry('lambda/event-publisher/handler.ts');
+    const commentsTable = model.tables.find((t) => t.logicalId.startsWith('Comments'));
+
+    // Act
+    const mappings = model.streamMappings;
+
+    // Assess
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]).toMatchObject({
+      functionKey: publisher?.key,
+      tableName: commentsTable?.tableName,
+      streamArn: commentsTable?.streamArn,
+      enabled: true,
+      onFailure: expect.stringMatching(/^arn:aws:sqs:us-east-1:000000000000:RealtimeComments-dev-Realtime-/),
+      settings: {
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        FilterCriteria: {
+          Filters: [
+            {
+              Pattern: '{"eventName":["INSERT"],"dynamodb":{"NewImage":{"sk":{"S":[{"prefix":"event#"}]}}}}',
+            },
+          ],
+        },
+      },
+    });
+    expect(commentsTable?.streamArn).toMatch(/\/stream\//);
   });
 
   it('has the broadcast HTTP API on the dev stage with its two routes to the broadcast function', () => {
@@ -655,16 +691,17 @@ describe('buildLocalModel on the synthesized app', () => {
     expect(worker?.functionName).toBe(`${worker?.stackName}-${worker?.logicalId}`);
   });
 
-  it("gives the fan-out worker Lambda's async retries and its dead-letter queue as on-failure destination", () => {
+  it("gives the fan-out worker Lambda's async retries, the stage's event age and its dead-letter queue", () => {
     // Act
     const asyncInvoke = functionByEntry('lambda/fan-out-worker/handler.ts')?.asyncInvoke;
 
     // Assess
     expect(asyncInvoke).toEqual({
       maximumRetryAttempts: 2,
+      maximumEventAgeSeconds: resolveStageConfig(STAGE).fanOutMaxEventAgeSeconds,
       onFailure: expect.stringMatching(
         new RegExp(
-          `^arn:aws:sqs:us-east-1:000000000000:RealtimeComments-${STAGE}-Realtime-FanOutDeadLetterQueue`,
+          `^arn:aws:sqs:us-east-1:000000000000:RealtimeComments-${STAGE}-Realtime-FanOut\\w*DeadLetterQueue`,
         ),
       ),
     });

@@ -169,3 +169,33 @@ describe('RateLimiter', () => {
     expect(nextWindow).toEqual([true, false]);
   });
 });
+
+describe('the stream consumer and crash-after-commit faults', () => {
+  it('reads a count of stream consumer failures and the crash switch from their variables', () => {
+    // Act
+    const faults = faultsFromEnv({
+      LOCAL_FAULT_STREAM_CONSUMER_FAILURES: '3',
+      LOCAL_FAULT_CRASH_AFTER_COMMIT: 'true',
+    });
+
+    // Assess
+    expect(faults).toEqual({ ...NO_FAULTS, streamConsumerFailures: 3, crashAfterCommit: true });
+  });
+
+  it('is off by default', () => {
+    // Act / Assess
+    expect(NO_FAULTS).toMatchObject({ streamConsumerFailures: 0, crashAfterCommit: false });
+  });
+
+  it.each([
+    ['a fraction', 1.5, /streamConsumerFailures is a count of invocations: a whole number/],
+    ['a negative count', -1, /streamConsumerFailures must be a non-negative number/],
+  ])('refuses %s of stream consumer failures', (_name, value, message) => {
+    // Act
+    const merge = (): FaultSettings => mergeFaults(NO_FAULTS, { streamConsumerFailures: value });
+
+    // Assess
+    expect(merge).toThrow(FaultSettingsError);
+    expect(merge).toThrow(message);
+  });
+});

@@ -2,7 +2,7 @@ import { createTableInput } from '../../../local/emulators/dynamodb-local';
 import { commentsTableSchema, connectionsTableSchema } from '../../../contracts/table-schema';
 
 describe('createTableInput', () => {
-  it('builds the connections table from its schema: keys, each attribute once, the byTopic index', () => {
+  it('builds the connections table from its schema: generic keys, each attribute once, no stream', () => {
     // Act
     const input = createTableInput(connectionsTableSchema, 'dev-Connections');
 
@@ -11,25 +11,60 @@ describe('createTableInput', () => {
       TableName: 'dev-Connections',
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
-        { AttributeName: 'connectionId', KeyType: 'HASH' },
+        { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       AttributeDefinitions: [
-        { AttributeName: 'connectionId', AttributeType: 'S' },
+        { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'topic', AttributeType: 'S' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byTopic',
-          KeySchema: [
-            { AttributeName: 'topic', KeyType: 'HASH' },
-            { AttributeName: 'connectionId', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
       ],
     });
+  });
+
+  it('gives the comments table the stream its schema asks for', () => {
+    // Act
+    const input = createTableInput(commentsTableSchema, 'dev-Comments');
+
+    // Assess
+    expect(input.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' });
+  });
+
+  it('builds the global secondary indexes a schema declares, each key attribute defined once', () => {
+    // Prepare
+    const schema = {
+      id: 'Indexed',
+      partitionKey: { name: 'pk', type: 'S' },
+      sortKey: { name: 'sk', type: 'S' },
+      globalSecondaryIndexes: [
+        {
+          indexName: 'byTopic',
+          partitionKey: { name: 'topic', type: 'S' },
+          sortKey: { name: 'pk', type: 'S' },
+          projection: 'KEYS_ONLY',
+        },
+      ],
+    } as const;
+
+    // Act
+    const input = createTableInput(schema, 'indexed');
+
+    // Assess
+    expect(input.AttributeDefinitions).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'topic', AttributeType: 'S' },
+    ]);
+    expect(input.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byTopic',
+        KeySchema: [
+          { AttributeName: 'topic', KeyType: 'HASH' },
+          { AttributeName: 'pk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    expect(input).not.toHaveProperty('StreamSpecification');
   });
 
   it('leaves GlobalSecondaryIndexes out for a table without indexes (CreateTable refuses an empty list)', () => {

@@ -214,6 +214,60 @@ describe('LocalHttpApi payload format 2.0 event', () => {
     expect(lambda.events[0]).toMatchObject({ body: bytes.toString('base64'), isBase64Encoded: true });
   });
 
+  it('passes a JSON body that is not valid UTF-8 base64-encoded, byte for byte, never with U+FFFD', async () => {
+    // Prepare
+    const bytes = Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0xff, 0x22, 0x7d]);
+
+    // Act
+    await api.handle(
+      request('POST', '/items/1', { headers: { 'content-type': 'application/json' }, body: bytes }),
+    );
+
+    // Assess
+    expect(lambda.events[0]).toMatchObject({ body: bytes.toString('base64'), isBase64Encoded: true });
+  });
+
+  it('passes a valid UTF-8 body of a text type as a string, whatever the case of its content type', async () => {
+    // Act
+    await api.handle(
+      request('POST', '/items/1', {
+        headers: { 'content-type': 'Application/JSON; charset=UTF-8' },
+        body: Buffer.from('{"t":"€"}'),
+      }),
+    );
+
+    // Assess
+    expect(lambda.events[0]).toMatchObject({ body: '{"t":"€"}', isBase64Encoded: false });
+  });
+
+  it('keeps query parameters named like Object.prototype members', async () => {
+    // Act
+    await api.handle(request('POST', '/items/1?__proto__=a&constructor=b&constructor=c'));
+
+    // Assess
+    const query = lambda.events[0]?.queryStringParameters as Record<string, string>;
+    expect(Object.entries(query)).toEqual([
+      ['__proto__', 'a'],
+      ['constructor', 'b,c'],
+    ]);
+  });
+
+  it.each([
+    ['a path parameter', '/items/%E0%A4%A'],
+    ['the query string', '/items/1?tag=%ZZ'],
+  ])(
+    'answers malformed percent-encoding in %s with 400 without invoking the route',
+    async (_where, target) => {
+      // Act
+      const response = await api.handle(request('POST', target));
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(bodyJson(response)).toEqual({ message: 'Bad Request' });
+      expect(lambda.invoke).not.toHaveBeenCalled();
+    },
+  );
+
   it('leaves body and queryStringParameters out when the request has none', async () => {
     // Act
     await api.handle(request('POST', '/items/1'));
@@ -233,7 +287,7 @@ describe('LocalHttpApi responses', () => {
 
   afterEach(() => jest.restoreAllMocks());
 
-  it('answers 500 when the function throws', async () => {
+  it('answers 502, a failed integration, when the function throws', async () => {
     // Prepare
     const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
 
@@ -243,7 +297,7 @@ describe('LocalHttpApi responses', () => {
     });
 
     // Assess
-    expect(response.statusCode).toBe(500);
+    expect(response.statusCode).toBe(502);
     expect(bodyJson(response)).toEqual({ message: 'Internal Server Error' });
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('handler blew up'));
   });
@@ -285,6 +339,20 @@ describe('LocalHttpApi responses', () => {
     // Assess
     expect(response.statusCode).toBe(204);
     expect(response.body.length).toBe(0);
+  });
+
+  it.each([
+    ['a status that is not a number', { statusCode: 'ok' }],
+    ['a status out of range', { statusCode: 1000 }],
+    ['a header value with a line break', { statusCode: 200, headers: { 'x-a': 'b\r\nx-c: d' } }],
+    ['a body that is not a string', { statusCode: 200, body: { nested: true } }],
+  ])('answers 502, a response in the wrong format, for %s', async (_name, result) => {
+    // Act
+    const response = await handle(() => result);
+
+    // Assess
+    expect(response.statusCode).toBe(502);
+    expect(bodyJson(response)).toEqual({ message: 'Internal Server Error' });
   });
 
   it('turns a result without statusCode into 200 JSON', async () => {

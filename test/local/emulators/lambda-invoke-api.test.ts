@@ -322,6 +322,38 @@ describe('LocalLambdaInvokeApi', () => {
     expect(lambdas['App/Worker']?.invoke).not.toHaveBeenCalled();
   });
 
+  it('refuses an oversized Event payload with RequestTooLargeException even when it is not JSON', async () => {
+    // Prepare
+    await start({ 'App/Worker': () => 'ran' });
+    const notJson = new TextEncoder().encode('{'.repeat(MAX_ASYNC_PAYLOAD_BYTES + 1));
+
+    // Act
+    const call = client.send(
+      new InvokeCommand({ FunctionName: WORKER.functionName, InvocationType: 'Event', Payload: notJson }),
+    );
+
+    // Assess
+    await expect(call).rejects.toThrow(RequestTooLargeException);
+  });
+
+  it('answers a function name with malformed percent-encoding with 400, not an exception', async () => {
+    // Prepare
+    await start({ 'App/Worker': () => 'ran' });
+    const { port } = server.address() as AddressInfo;
+
+    // Act
+    const response = await fetch(`http://127.0.0.1:${port}/2015-03-31/functions/%ZZ/invocations`, {
+      method: 'POST',
+      body: '{}',
+    });
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(response.headers.get('x-amzn-errortype')).toBe('InvalidParameterValueException');
+    expect(await response.json()).toEqual({ message: 'Invalid function name' });
+    expect(lambdas['App/Worker']?.invoke).not.toHaveBeenCalled();
+  });
+
   it('refuses a payload that is not JSON', async () => {
     // Prepare
     await start({ 'App/Plain': () => 'ran' });

@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LambdaInvocationError, LocalLambda } from '../../../local/emulators/lambda-runtime';
+import {
+  assertFunctionsLoaded,
+  FunctionLoadError,
+  LambdaInvocationError,
+  LocalLambda,
+} from '../../../local/emulators/lambda-runtime';
 import type { LocalFunction } from '../../../local/cloudformation/local-model';
 
 const BUNDLE_DIR = path.join(__dirname, 'fixtures', 'echo-bundle');
@@ -154,5 +161,66 @@ describe('LocalLambda', () => {
     // Assess
     await expect(inFlight).rejects.toMatchObject({ name: 'Runtime.ExitError' });
     await expect(lambda.invoke({})).rejects.toMatchObject({ name: 'Runtime.ExitError' });
+  });
+
+  describe('loading', () => {
+    /** Bundles written outside the project, as with LOCAL_ASSEMBLY_DIR=/tmp/…: no node_modules above them. */
+    let outside: string;
+
+    beforeAll(() => {
+      outside = mkdtempSync(path.join(tmpdir(), 'local-lambda-'));
+      writeFileSync(
+        path.join(outside, 'sdk.js'),
+        // As an esbuild bundle with the AWS SDK kept external: a bare require, resolved at load time.
+        "const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');\n" +
+          'exports.handler = async () => typeof DynamoDBClient;\n',
+      );
+      writeFileSync(path.join(outside, 'broken.js'), "require('no-such-module-anywhere');\n");
+      writeFileSync(path.join(outside, 'exits.js'), 'process.exit(4);\n');
+    });
+
+    afterAll(() => rmSync(outside, { recursive: true, force: true }));
+
+    it("resolves a bundle's external AWS SDK from the project's node_modules, wherever the bundle is", async () => {
+      // Prepare
+      const lambda = await start(definition({ assetDir: outside, handler: 'sdk.handler' }));
+
+      // Act
+      const result = await lambda.invoke({});
+
+      // Assess
+      expect(lambda.initError).toBeUndefined();
+      expect(result).toBe('function');
+    });
+
+    it('keeps why a bundle failed to load, and assertFunctionsLoaded names the function', async () => {
+      // Prepare
+      jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      const fine = await start(definition());
+      const broken = await start(
+        definition({ key: 'Test/Broken', assetDir: outside, handler: 'broken.handler' }),
+      );
+
+      // Act
+      const check = (): void => assertFunctionsLoaded([fine, broken]);
+
+      // Assess
+      expect(broken.initError?.message).toContain("Cannot find module 'no-such-module-anywhere'");
+      expect(check).toThrow(FunctionLoadError);
+      expect(check).toThrow(/1 function\(s\) failed to load[\s\S]*Test\/Broken: Cannot find module/);
+      expect(() => assertFunctionsLoaded([fine])).not.toThrow();
+    });
+
+    it('rejects ready, rather than waiting for ever, when the bundle ends its runtime while loading', async () => {
+      // Prepare
+      const lambda = new LocalLambda(definition({ assetDir: outside, handler: 'exits.handler' }), {});
+      started.push(lambda);
+
+      // Act
+      const ready = lambda.ready;
+
+      // Assess
+      await expect(ready).rejects.toThrow('The runtime of Test/Echo exited with code 4 while loading');
+    });
   });
 });

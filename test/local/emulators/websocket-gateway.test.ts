@@ -276,6 +276,25 @@ describe('LocalWebSocketGateway messages', () => {
     expect(lambdas.subscribe.invoke).not.toHaveBeenCalled();
   });
 
+  it.each(['$disconnect', '$connect', '$default'])(
+    'sends {"action":"%s"} to $default: a message never selects a special route',
+    async (action) => {
+      // Prepare
+      const { socket } = await connect();
+      const body = JSON.stringify({ action });
+
+      // Act
+      socket.send(body);
+
+      // Assess
+      const event = await lambdas.default.waitForEvent();
+      expect(event).toMatchObject({ body, requestContext: { routeKey: '$default', eventType: 'MESSAGE' } });
+      expect(lambdas.disconnect.invoke).not.toHaveBeenCalled();
+      expect(lambdas.connect.invoke).toHaveBeenCalledTimes(1);
+      expect(gateway.connectionCount).toBe(1);
+    },
+  );
+
   it('tells the client when the route function fails', async () => {
     // Prepare
     const { socket, connectionId } = await connect();
@@ -332,6 +351,16 @@ describe('LocalWebSocketGateway Management API', () => {
 
     // Assess
     await expect(post).rejects.toBeInstanceOf(GoneException);
+  });
+
+  it('answers a connection id with malformed percent-encoding with 400 BadRequestException', async () => {
+    // Act
+    const response = await fetch(`http://127.0.0.1:${port}/${STAGE}/@connections/%ZZ`);
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(response.headers.get('x-amzn-errortype')).toBe('BadRequestException');
+    expect(await response.json()).toEqual({ message: 'BadRequestException' });
   });
 
   it('answers a payload over 128 KB with 413 PayloadTooLargeException', async () => {
