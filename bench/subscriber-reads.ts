@@ -1,13 +1,14 @@
 /**
- * The two ways to find who listens to a post, each metered: the byTopic Query the broadcast API makes
- * and the full Scan of the AWS samples. The fan-out measurements use the Query for their audiences.
+ * The two ways to find who listens to a post, each metered: the strongly consistent Query of the post's
+ * subscriber partition that a broadcast makes, and the full Scan of the AWS samples. The fan-out
+ * measurements use the Query for their audiences.
  */
 import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { connectionKeys, connectionsTableSchema } from '../contracts/table-schema';
 import { documentClient, type BenchTarget } from './target';
 
-const [BY_TOPIC] = connectionsTableSchema.globalSecondaryIndexes;
-const CONNECTION_ID = connectionsTableSchema.partitionKey.name;
+/** A subscriber row is `pk = subscribers#<postId>`, `sk = <connectionId>` (contracts/table-schema.ts). */
+const { partitionKey: PK, sortKey: SK } = connectionsTableSchema;
 
 /** What the reads of one broadcast cost, as DynamoDB reports it (ReturnConsumedCapacity: TOTAL). */
 export interface ReadCost {
@@ -57,8 +58,9 @@ const emptyCost = (): ReadCost => ({
 });
 
 /**
- * The broadcast path's own read, page by page: the same Query on the byTopic index as the broadcast API's
- * connection repository, written here against the SDK because the benchmark does not load function code.
+ * The broadcast path's own read, page by page: the same strongly consistent Query of the base-table
+ * partition `subscribers#<postId>` as the functions' connection audience (lambda/shared/connection-audience.ts),
+ * written here against the SDK because the benchmark does not load function code.
  */
 export async function subscriberQueryCost(
   target: BenchTarget,
@@ -74,14 +76,16 @@ export async function subscriberQueryCost(
       const page = await client.db.send(
         new QueryCommand({
           TableName: target.connectionsTableName,
-          IndexName: BY_TOPIC.indexName,
-          KeyConditionExpression: '#topic = :topic',
-          ExpressionAttributeNames: { '#topic': BY_TOPIC.partitionKey.name },
-          ExpressionAttributeValues: { ':topic': connectionKeys.postTopic(postId) },
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK.name, '#sk': SK.name },
+          ExpressionAttributeValues: { ':pk': connectionKeys.subscribersPartition(postId) },
+          ProjectionExpression: '#sk',
+          // As the broadcast reads it: a subscription stored just before the change is always seen.
+          ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) connectionIds.push(String(item[CONNECTION_ID]));
+      for (const item of page.Items ?? []) connectionIds.push(String(item[SK.name]));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     cost.durationMs = performance.now() - started;
@@ -91,7 +95,10 @@ export async function subscriberQueryCost(
   }
 }
 
-/** The AWS samples' read: Scan the whole connections table (here filtered to the post's subscriptions). */
+/**
+ * The AWS samples' read: Scan the whole connections table (here filtered to the post's subscriber rows, so
+ * that it returns what the Query returns), paying for every row of every connection.
+ */
 export async function fullScanCost(target: BenchTarget, postId: string): Promise<ReadCost> {
   const cost = emptyCost();
   const client = meteredClient(target, cost);
@@ -103,10 +110,10 @@ export async function fullScanCost(target: BenchTarget, postId: string): Promise
       const result = await client.db.send(
         new ScanCommand({
           TableName: target.connectionsTableName,
-          ProjectionExpression: CONNECTION_ID,
-          FilterExpression: '#topic = :topic',
-          ExpressionAttributeNames: { '#topic': BY_TOPIC.partitionKey.name },
-          ExpressionAttributeValues: { ':topic': connectionKeys.postTopic(postId) },
+          ProjectionExpression: '#sk',
+          FilterExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK.name, '#sk': SK.name },
+          ExpressionAttributeValues: { ':pk': connectionKeys.subscribersPartition(postId) },
           ExclusiveStartKey: startKey,
         }),
       );

@@ -16,3 +16,11 @@ export type BroadcastRoute = (typeof BroadcastRoutes)[keyof typeof BroadcastRout
 export type BroadcastRouteKey = BroadcastRoute['routeKey'];
 
 export const BROADCAST_ROUTE_LIST: readonly BroadcastRoute[] = Object.values(BroadcastRoutes);
+
+/**
+ * `Prefer: respond-async` (RFC 7240) on a broadcast: answer 202 as soon as the broadcast is queued, and
+ * fan it out in the background. What the comments function sends, so that creating a comment never waits
+ * for its fan-out, whatever the audience. Without it the answer comes after the fan-out is handed off.
+ */
+export const PREFER_HEADER = 'prefer';
+export const RESPOND_ASYNC = 'respond-async';

@@ -33,6 +33,11 @@ export const EnvNames = {
    * of the ids that still failed the next. The failures of the last one are dead-lettered.
    */
   fanOutMaxGenerations: 'FAN_OUT_MAX_GENERATIONS',
+  /**
+   * Milliseconds a publishing path holds its claim on a stored event before another may take it over:
+   * longer than any publishing function may run, so only a dead holder's claim is ever taken over.
+   */
+  publishClaimTtlMs: 'PUBLISH_CLAIM_TTL_MS',
   /** Set by Lambda itself (and by the local stack): the running function's own name. */
   lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
   /** Set by Lambda itself: the function's handler setting (`index.handler`), which names its trace subsegment. */

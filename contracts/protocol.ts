@@ -53,7 +53,16 @@ export interface CommentCreatedEvent extends Partial<EventMeta> {
 }
 export interface CommentUpdatedEvent extends Partial<EventMeta> {
   type: 'comment.updated';
-  data: { postId: string; commentId: string; action: CommentAction };
+  data: {
+    postId: string;
+    commentId: string;
+    action: CommentAction;
+    /**
+     * For `updated`: the comment as stored after the edit, so that a client's view needs no second read
+     * to show it. Absent for `deleted` (and from servers that predate it).
+     */
+    comment?: Comment;
+  };
 }
 export interface CommentsListEvent {
   type: 'comments.list';
@@ -69,10 +78,35 @@ export interface CommentsListEvent {
      */
     reset?: boolean;
     /**
-     * True when the newest comments were left out to keep the message under API Gateway's 128 KB limit:
-     * page the rest from the comments API (`GET /posts/{id}/comments`).
+     * True when the page was cut short to keep the message under API Gateway's 128 KB limit: the newest
+     * comments of the page were left out. `hasMore` is then true and `cursor` points past the last one sent.
      */
     truncated?: boolean;
+    /**
+     * True when more comments follow this page: the list is complete only once every page has arrived.
+     * Ask for the next with `{action: "listComments", postId, cursor}` (or `GET /posts/{id}/comments?cursor=`).
+     */
+    hasMore?: boolean;
+    /** Where the next page starts; present exactly when `hasMore` is true. Opaque. */
+    cursor?: string;
+  };
+}
+
+/**
+ * A later page of a post's comments, the answer to `listComments`. Pages after the first are read when
+ * asked for, so they may already reflect changes newer than the snapshot's `seq`; applying the events after
+ * that `seq` on top (create = upsert, edit = replace, delete = remove) still ends at the stored list.
+ */
+export interface CommentsPageEvent {
+  type: 'comments.page';
+  data: {
+    postId: string;
+    comments: Comment[];
+    count: number;
+    /** See {@link CommentsListEvent}: true when this page was cut short at 128 KB. */
+    truncated?: boolean;
+    hasMore: boolean;
+    cursor?: string;
   };
 }
 export interface SubscribedEvent {
@@ -83,12 +117,23 @@ export interface UnsubscribedEvent {
   type: 'unsubscribed';
   data: { postId: string };
 }
+/**
+ * The answer to a ping, and the heartbeat that lets a client notice a change it never received: `seqs`
+ * holds the current `seq` of every post this connection subscribes to. A client whose `lastSeq` for a post
+ * is lower asks for a replay, so a lost last event is repaired within one ping interval.
+ */
 export interface PongEvent {
   type: 'pong';
+  data?: { seqs: Record<string, number> };
 }
 export interface ErrorEvent {
   type: 'error';
-  data: { code: ErrorCode; message: string };
+  data: {
+    code: ErrorCode;
+    message: string;
+    /** The post the refused message named, when it named one. */
+    postId?: string;
+  };
 }
 
 /** Events that describe a change to a post's comments: what the comments API broadcasts. */
@@ -100,7 +145,8 @@ export type CommentChangeEvent = CommentCreatedEvent | CommentUpdatedEvent | Com
  */
 export type SequencedChangeEvent = (CommentCreatedEvent | CommentUpdatedEvent) & EventMeta;
 
-export type ServerEvent = CommentChangeEvent | SubscribedEvent | UnsubscribedEvent | PongEvent | ErrorEvent;
+export type ServerEvent =
+  CommentChangeEvent | CommentsPageEvent | SubscribedEvent | UnsubscribedEvent | PongEvent | ErrorEvent;
 
 export type ClientMessage =
   | {
@@ -110,12 +156,17 @@ export type ClientMessage =
       lastSeq?: number;
     }
   | { action: 'unsubscribe'; postId: string }
+  /** The next page of a post's comments, after `cursor` (the first page when absent): a `comments.page`. */
+  | { action: 'listComments'; postId: string; cursor?: string }
   | { action: 'ping' };
 
 export type ClientAction = ClientMessage['action'];
 
 /** The action routes the WebSocket API declares; everything else falls through to `$default`. */
-export const CLIENT_ACTIONS: readonly ClientAction[] = ['subscribe', 'unsubscribe', 'ping'];
+export const CLIENT_ACTIONS: readonly ClientAction[] = ['subscribe', 'unsubscribe', 'listComments', 'ping'];
+
+/** A page cursor as the server hands it out (base64url of an id): anything else is refused unread. */
+export const CURSOR_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Stable, machine-readable error codes sent in `{type:"error", data:{code, message}}`. */
 export const ErrorCodes = {
@@ -130,6 +181,8 @@ export const ErrorCodes = {
   postNotFound: 'POST_NOT_FOUND',
   /** A subscribe beyond the connection's subscription limit; nothing was stored. */
   tooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
+  /** A `listComments` cursor that the server did not hand out. */
+  invalidCursor: 'INVALID_CURSOR',
   internalError: 'INTERNAL_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -137,6 +190,8 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 export interface ProtocolError {
   code: ErrorCode;
   message: string;
+  /** The post the refused message named, when it named a valid one: lets a client tell its requests apart. */
+  postId?: string;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
@@ -144,6 +199,11 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: Protoc
 const fail = (code: ErrorCode, message: string): { ok: false; error: ProtocolError } => ({
   ok: false,
   error: { code, message },
+});
+
+const failFor = (postId: string, code: ErrorCode, message: string): { ok: false; error: ProtocolError } => ({
+  ok: false,
+  error: { code, message, postId },
 });
 
 export function isValidId(value: unknown): value is string {
@@ -214,7 +274,8 @@ export function parseClientMessage(raw: string | null | undefined): ParseResult<
     case 'ping':
       return { ok: true, value: { action } };
     case 'subscribe':
-    case 'unsubscribe': {
+    case 'unsubscribe':
+    case 'listComments': {
       const { postId } = parsed;
       if (postId === undefined) {
         return fail(ErrorCodes.invalidPostId, `"${action}" needs a "postId"`);
@@ -222,10 +283,18 @@ export function parseClientMessage(raw: string | null | undefined): ParseResult<
       if (!isValidId(postId)) {
         return fail(ErrorCodes.invalidPostId, `"postId" must match ${ID_PATTERN.source}`);
       }
+      if (action === 'listComments') {
+        const { cursor } = parsed;
+        if (cursor === undefined) return { ok: true, value: { action, postId } };
+        if (typeof cursor !== 'string' || !CURSOR_PATTERN.test(cursor)) {
+          return failFor(postId, ErrorCodes.invalidCursor, '"cursor" must be a cursor the server sent');
+        }
+        return { ok: true, value: { action, postId, cursor } };
+      }
       if (action === 'subscribe' && parsed.lastSeq !== undefined) {
         const { lastSeq } = parsed;
         if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) {
-          return fail(ErrorCodes.invalidLastSeq, '"lastSeq" must be a whole number >= 0');
+          return failFor(postId, ErrorCodes.invalidLastSeq, '"lastSeq" must be a whole number >= 0');
         }
         return { ok: true, value: { action, postId, lastSeq } };
       }

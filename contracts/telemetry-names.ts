@@ -20,6 +20,7 @@ export const ServiceNames = {
   websocketMessages: 'websocket-messages',
   broadcast: 'broadcast',
   fanOutWorker: 'fan-out-worker',
+  eventPublisher: 'event-publisher',
   commentsApi: 'comments-api',
 } as const;
 export type ServiceName = (typeof ServiceNames)[keyof typeof ServiceNames];
@@ -59,11 +60,26 @@ export const MetricNames = {
   fanOutBatchFailures: 'FanOutBatchFailures',
   fanOutHandOnFailures: 'FanOutHandOnFailures',
   fanOutBatchesHandedOn: 'FanOutBatchesHandedOn',
+  // publishing: the broadcast's fast path and the stream publisher (docs/fan-out.md, "Publishing")
+  /** Stored events this path claimed and fanned out. */
+  eventsPublished: 'EventsPublished',
+  /** Stored events this path left to the other, which had claimed or published them. */
+  eventsSkipped: 'EventsSkipped',
+  /** Stream records that could not be published in this invocation: Lambda retries them. */
+  publishFailures: 'PublishFailures',
+  /** Milliseconds from an event's commit to the end of its fan-out hand-off, per path. */
+  publishLag: 'PublishLag',
+  /** Claims that ran out before their fan-out finished and were taken over. */
+  claimsTakenOver: 'ClaimsTakenOver',
   // comments-api
+  /** Writes answered from an idempotency record instead of being written again. */
+  idempotentReplays: 'IdempotentReplays',
   broadcastFailures: 'BroadcastFailures',
   broadcastTimeouts: 'BroadcastTimeouts',
   requestSigningFailures: 'RequestSigningFailures',
   // any HTTP handler
   unhandledErrors: 'UnhandledErrors',
+  /** Requests answered 503 because DynamoDB (or a post's writers) refused for capacity; never a 500. */
+  capacityRefusals: 'CapacityRefusals',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];

@@ -81,7 +81,8 @@ export function buildApp(
       WebSocketConnection: realtime.connectionHandler,
       WebSocketMessages: realtime.messagesHandler,
       Broadcast: realtime.broadcastHandler,
-      FanOutWorker: realtime.fanOutWorker,
+      FanOutWorker: realtime.fanOutWorker.handler,
+      EventPublisher: realtime.eventPublishing.handler,
       CommentsApi: commentsApi.handler,
     },
     httpApis: [
@@ -93,7 +94,18 @@ export function buildApp(
       },
     ],
     webSocketApi: { apiId: realtime.webSocketApi.apiId, stageName: realtime.webSocketStage.stageName },
-    deadLetterQueues: [realtime.fanOutDeadLetterQueue],
+    deadLetterQueues: [
+      {
+        queue: realtime.fanOutDeadLetterQueue,
+        holds:
+          'fan-out batches that failed every retry: their connections missed an event (clients repair it at their next heartbeat)',
+      },
+      {
+        queue: realtime.eventPublishing.failureQueue,
+        holds:
+          'stream records the publisher never published: their events reached no live subscriber (clients repair them from the event log)',
+      },
+    ],
   });
   if (nag) addNagChecks(app);
   return { data, realtime, commentsApi, operations };

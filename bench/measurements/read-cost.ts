@@ -5,9 +5,9 @@ import { round } from '../stats';
 import { fullScanCost, subscriberQueryCost } from '../subscriber-reads';
 
 /**
- * What one broadcast reads to find its audience: the byTopic Query against the AWS samples' Scan of the
- * whole connections table, while the whole pool is connected (a Scan pays for every row, not only the
- * post's).
+ * What one broadcast reads to find its audience: the Query of the post's subscriber partition against the
+ * AWS samples' Scan of the whole connections table, while the whole pool is connected (a Scan pays for
+ * every row, not only the post's).
  */
 export async function measureReadCost(context: MeasurementContext): Promise<ReadCostReport> {
   const { config, target } = context;

@@ -1,4 +1,4 @@
-import { BroadcastRoutes } from '../../contracts/broadcast-routes';
+import { BroadcastRoutes, PREFER_HEADER, RESPOND_ASYNC } from '../../contracts/broadcast-routes';
 import { CORRELATION_ID_HEADER } from '../../contracts/correlation';
 import { isRecord } from '../../contracts/json';
 import type { CommentChangeEvent } from '../../contracts/protocol';
@@ -138,7 +138,8 @@ export class HttpBroadcastClient implements BroadcastPublisher {
     try {
       const { ok, status, text } = await this.request(this.broadcastUrl, {
         method: BroadcastRoutes.broadcastComments.method,
-        headers: this.headers({ 'content-type': 'application/json' }),
+        // The broadcast answers once the publish is queued, so a write never waits for its fan-out.
+        headers: this.headers({ 'content-type': 'application/json', [PREFER_HEADER]: RESPOND_ASYNC }),
         body: JSON.stringify(event),
         signal,
       });

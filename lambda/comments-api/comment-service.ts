@@ -1,22 +1,36 @@
+import { IDEMPOTENCY_WINDOW_SECONDS } from '../../contracts/idempotency';
+import { MetricNames } from '../../contracts/telemetry-names';
+import type { Comment, Post, SequencedChangeEvent } from '../../contracts/protocol';
 import { InvalidCursorError } from '../shared/comment-cursor';
 import type { ChangeOutcome, CommentRepository, EventStamp } from '../shared/comment-repository';
-import { ForbiddenError, NotFoundError, ValidationError } from '../shared/errors';
 import {
-  ID_PATTERN,
-  isValidId,
-  type Comment,
-  type Post,
-  type SequencedChangeEvent,
-} from '../../contracts/protocol';
-import { logger } from '../shared/telemetry';
+  ForbiddenError,
+  NotFoundError,
+  ServiceUnavailableError,
+  UnprocessableEntityError,
+  ValidationError,
+} from '../shared/errors';
+import type { IdempotentWrite, StoredAnswer } from '../shared/idempotency-record';
+import { countMetric, logger } from '../shared/telemetry';
 import type { BroadcastPublisher } from './broadcast-client';
+import {
+  codePointLength,
+  MAX_BODY_LENGTH,
+  MAX_COMMENT_LENGTH,
+  MAX_TITLE_LENGTH,
+  pageLimit,
+  requireId,
+  requireText,
+  requireWellFormed,
+} from './input-rules';
 
-/** Limits carried over from the original API's request models. */
-export const MAX_COMMENT_LENGTH = 2000;
-export const MAX_TITLE_LENGTH = 200;
-export const MAX_BODY_LENGTH = 10_000;
-export const DEFAULT_PAGE_LIMIT = 50;
-export const MAX_PAGE_LIMIT = 100;
+export {
+  DEFAULT_PAGE_LIMIT,
+  MAX_BODY_LENGTH,
+  MAX_COMMENT_LENGTH,
+  MAX_PAGE_LIMIT,
+  MAX_TITLE_LENGTH,
+} from './input-rules';
 
 /** Who performs a write: the verified token's subject (identity.ts is the one place that reads it). */
 export interface Actor {
@@ -26,6 +40,15 @@ export interface Actor {
 export interface NewPost {
   title: string;
   body?: string;
+}
+
+/**
+ * A write sent with an Idempotency-Key: the key, and a fingerprint of the request it came with (the route,
+ * its path and its exact body), so that the same key with another request can be told apart.
+ */
+export interface IdempotencyRequest {
+  key: string;
+  fingerprint: string;
 }
 
 export interface PageRequest {
@@ -61,46 +84,6 @@ export interface CommentServiceDependencies {
   eventRetentionSeconds: number;
 }
 
-// Tab, line feed and carriage return are legitimate in multi-line text; every other C0/C1 control
-// character is either invisible or a terminal escape, and has no business in stored user content.
-const FORBIDDEN_CONTROL = /(?![\t\n\r])\p{Cc}/u;
-// A lone UTF-16 surrogate ("\ud800" in JSON) is not text: it cannot be encoded as UTF-8 for storage.
-const LONE_SURROGATE = /\p{Cs}/u;
-
-function requireWellFormed(field: string, text: string): void {
-  if (FORBIDDEN_CONTROL.test(text)) throw new ValidationError(`${field} must not contain control characters`);
-  if (LONE_SURROGATE.test(text)) throw new ValidationError(`${field} must be valid Unicode text`);
-}
-
-// The original validated with Python's len(), which counts code points, not UTF-16 units: an emoji is 1.
-function codePointLength(text: string): number {
-  return [...text].length;
-}
-
-/** Trims, then enforces 1..max code points, no control characters, no lone surrogates. Returns the trimmed text. */
-function requireText(field: string, value: string, max: number): string {
-  const text = value.trim();
-  if (text.length === 0) throw new ValidationError(`${field} must not be empty`);
-  if (codePointLength(text) > max) throw new ValidationError(`${field} must be at most ${max} characters`);
-  requireWellFormed(field, text);
-  return text;
-}
-
-// Malformed ids are answered with 400 rather than 404: the request is wrong whatever the table holds,
-// and it never reaches DynamoDB.
-function requireId(field: string, value: string): string {
-  if (!isValidId(value)) throw new ValidationError(`${field} must match ${ID_PATTERN.source}`);
-  return value;
-}
-
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new ValidationError(`limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`);
-  }
-  return limit;
-}
-
 /**
  * Posts and comments, and the real-time notification of every change to comments. Storage and the
  * broadcast transport are ports, so this class is the same whether it runs in Lambda or in a test.
@@ -126,7 +109,7 @@ export class CommentService {
     this.eventRetentionSeconds = retention;
   }
 
-  async createPost(actor: Actor, input: NewPost): Promise<Post> {
+  async createPost(actor: Actor, input: NewPost, idempotency?: IdempotencyRequest): Promise<Post> {
     const title = requireText('title', input.title, MAX_TITLE_LENGTH);
     const body = (input.body ?? '').trim();
     if (codePointLength(body) > MAX_BODY_LENGTH) {
@@ -141,7 +124,8 @@ export class CommentService {
       userId: actor.userId,
       createdAt: now.toISOString(),
     };
-    await this.comments.createPost(post);
+    const outcome = await this.comments.createPost(post, this.idempotent(actor, idempotency, post, now));
+    if (!outcome.ok) return this.replay<Post>(outcome.previous, idempotency);
     return post;
   }
 
@@ -151,7 +135,12 @@ export class CommentService {
     return post;
   }
 
-  async createComment(actor: Actor, postId: string, content: string): Promise<Comment> {
+  async createComment(
+    actor: Actor,
+    postId: string,
+    content: string,
+    idempotency?: IdempotencyRequest,
+  ): Promise<Comment> {
     requireId('postId', postId);
     const text = requireText('content', content, MAX_COMMENT_LENGTH);
     const now = this.clock();
@@ -162,8 +151,19 @@ export class CommentService {
       content: text,
       createdAt: now.toISOString(),
     };
-    const event = settle(await this.comments.createComment(comment, this.stamp(now)));
-    // Exactly the stored event, so that a client replaying it later gets the same bytes.
+    const outcome = await storeOrRefuse(() =>
+      this.comments.createComment(
+        comment,
+        this.stamp(now),
+        this.idempotent(actor, idempotency, comment, now),
+      ),
+    );
+    // The first request stored (and published) the comment: answer as it was answered, write nothing.
+    if (!outcome.ok && outcome.reason === 'keyUsed')
+      return this.replay<Comment>(outcome.previous, idempotency);
+    const event = settle(outcome);
+    // Exactly the stored event, so that a client replaying it later gets the same bytes. The stream
+    // publishes it too if this call fails: this is only the fast path (docs/fan-out.md).
     await this.broadcaster.publish(event);
     return comment;
   }
@@ -197,9 +197,18 @@ export class CommentService {
     const now = this.clock();
     const updatedAt = now.toISOString();
     const event = settle(
-      await this.comments.updateComment(
-        { postId, commentId, userId: actor.userId, content: text, updatedAt },
-        this.stamp(now),
+      await storeOrRefuse(() =>
+        this.comments.updateComment(
+          {
+            postId,
+            commentId,
+            userId: actor.userId,
+            content: text,
+            updatedAt,
+            createdAt: existing.createdAt,
+          },
+          this.stamp(now),
+        ),
       ),
     );
     await this.broadcaster.publish(event);
@@ -212,9 +221,8 @@ export class CommentService {
     requireId('commentId', commentId);
     await this.requireOwnComment(actor, postId, commentId);
     const event = settle(
-      await this.comments.deleteComment(
-        { postId, commentId, userId: actor.userId },
-        this.stamp(this.clock()),
+      await storeOrRefuse(() =>
+        this.comments.deleteComment({ postId, commentId, userId: actor.userId }, this.stamp(this.clock())),
       ),
     );
     await this.broadcaster.publish(event);
@@ -250,6 +258,37 @@ export class CommentService {
     return existing;
   }
 
+  /** The idempotency record to store with a write, when the request carried a key. */
+  private idempotent(
+    actor: Actor,
+    request: IdempotencyRequest | undefined,
+    result: Post | Comment,
+    now: Date,
+  ): IdempotentWrite | undefined {
+    if (!request) return undefined;
+    return {
+      userId: actor.userId,
+      key: request.key,
+      requestHash: request.fingerprint,
+      result: JSON.stringify(result),
+      expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_WINDOW_SECONDS,
+    };
+  }
+
+  /** The first answer to a key, for a request that is the same as the first; 422 for another request. */
+  private replay<T extends Post | Comment>(
+    previous: StoredAnswer,
+    request: IdempotencyRequest | undefined,
+  ): T {
+    if (!request || previous.requestHash !== request.fingerprint) {
+      throw new UnprocessableEntityError(
+        'This Idempotency-Key was already used for another request; use a new key for a new request',
+      );
+    }
+    countMetric(MetricNames.idempotentReplays);
+    return JSON.parse(previous.result) as T;
+  }
+
   /** The new event's id, time and expiry; its seq is taken by the repository, in the write itself. */
   private stamp(now: Date): EventStamp {
     return {
@@ -262,10 +301,30 @@ export class CommentService {
 
 const NOT_AUTHOR = 'Only the author may change this comment';
 
+/**
+ * Runs a change, turning the store's capacity refusals (throttling, or writers of one post keeping this
+ * one from its seq past its deadline) into 503 with Retry-After. Nothing was written in either case.
+ */
+async function storeOrRefuse(write: () => Promise<ChangeOutcome>): Promise<ChangeOutcome> {
+  try {
+    return await write();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'SeqContentionError' || name === 'StoreBusyError') {
+      logger.warn('Change refused for capacity', { errorName: name, error: (error as Error).message });
+      throw new ServiceUnavailableError('Too many changes to this post right now; try again in a moment');
+    }
+    throw error;
+  }
+}
+
 /** The stored event of a change, or the domain error for why it was refused. */
 function settle(outcome: ChangeOutcome): SequencedChangeEvent {
   if (outcome.ok) return outcome.event;
   switch (outcome.reason) {
+    case 'keyUsed':
+      // Only creates carry keys, and they answer a used key before settling.
+      throw new Error('An edit or deletion cannot reuse an idempotency key');
     case 'postNotFound':
       throw new NotFoundError('Post not found');
     case 'commentNotFound':

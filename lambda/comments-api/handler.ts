@@ -2,7 +2,7 @@ import { correlationIdFromHeaders } from '../../contracts/correlation';
 import { positiveIntEnv, requireEnv } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
 import { createDocumentClient } from '../shared/aws-clients';
-import { DynamoCommentRepository } from '../shared/comment-repository';
+import { DynamoCommentRepository } from '../shared/dynamo-comment-repository';
 import { newId } from '../shared/ids';
 import { currentCorrelationId, instrumented } from '../shared/telemetry';
 import { HttpBroadcastClient } from './broadcast-client';

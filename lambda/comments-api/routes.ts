@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ValidationError } from '../shared/errors';
 import { errorResponse, json, parseJsonBody, toErrorResponse, type HttpResult } from '../shared/http';
-import type { CommentService } from './comment-service';
+import { createHash } from 'node:crypto';
+import { IDEMPOTENCY_KEY_HEADER, isValidIdempotencyKey } from '../../contracts/idempotency';
+import type { CommentService, IdempotencyRequest } from './comment-service';
 import { resolveActor } from './identity';
 import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
 
@@ -34,6 +36,24 @@ function pathParameter(event: APIGatewayProxyEventV2, name: 'id' | 'commentId'):
   return value;
 }
 
+/**
+ * The request's Idempotency-Key, with a fingerprint of the request it came with: the route key, the path
+ * and the exact body. A retry sends the same bytes; a new request under an old key does not.
+ */
+function idempotencyOf(event: APIGatewayProxyEventV2): IdempotencyRequest | undefined {
+  const name = Object.keys(event.headers ?? {}).find((key) => key.toLowerCase() === IDEMPOTENCY_KEY_HEADER);
+  if (name === undefined) return undefined;
+  const key = event.headers[name];
+  if (!isValidIdempotencyKey(key)) {
+    throw new ValidationError('Idempotency-Key must be 8 to 128 characters of [A-Za-z0-9_-]');
+  }
+  const fingerprint = createHash('sha256')
+    .update(`${event.routeKey}\n${event.rawPath}\n`)
+    .update(event.body ?? '')
+    .digest('base64url');
+  return { key, fingerprint };
+}
+
 /** Decimal digits only: Number() alone would also take '', '0x10' and '1e1'. NaN is refused by the service. */
 function pageLimit(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -46,10 +66,11 @@ export function createRoutes(service: CommentService): Record<CommentsApiRouteKe
     [CommentsApiRoutes.createPost]: async (event) => {
       const actor = resolveActor(event);
       const body = bodyObject(event);
-      const post = await service.createPost(actor, {
-        title: requiredString(body, 'title'),
-        body: optionalString(body, 'body'),
-      });
+      const post = await service.createPost(
+        actor,
+        { title: requiredString(body, 'title'), body: optionalString(body, 'body') },
+        idempotencyOf(event),
+      );
       return json(201, post);
     },
 
@@ -63,6 +84,7 @@ export function createRoutes(service: CommentService): Record<CommentsApiRouteKe
         actor,
         pathParameter(event, 'id'),
         requiredString(body, 'content'),
+        idempotencyOf(event),
       );
       // The original CreateCommentResponse, field for field.
       const { id, content, userId, createdAt, postId } = comment;

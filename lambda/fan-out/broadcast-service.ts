@@ -5,8 +5,8 @@ import type { ConnectionAudience } from '../shared/connection-repository';
 import { broadcastPostId, type BroadcastEnvelope } from '../../contracts/protocol';
 import { countMetric, durationMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
-import { forEachBounded } from '../fan-out/bounded-concurrency';
-import type { FanOutBatch, FanOutDispatcher } from '../fan-out/fan-out-batch';
+import { forEachBounded } from './bounded-concurrency';
+import type { FanOutBatch, FanOutDispatcher } from './fan-out-batch';
 import {
   addFanOutResult,
   countFanOutMetrics,
@@ -14,7 +14,7 @@ import {
   fanOut,
   type FanOutCounts,
   type FanOutDependencies,
-} from '../fan-out/fan-out';
+} from './fan-out';
 
 /**
  * The broadcast API's answer. `connectionCount` is the audience. A small audience is delivered before
@@ -26,6 +26,12 @@ export interface BroadcastSummary extends FanOutCounts {
   broadcastId: string;
   queued: number;
   batches: number;
+  /**
+   * Connections an inline delivery could not reach after its retries, for a reason that may pass
+   * (throttled, 5xx): handed to a fan-out worker as the next generation, which keeps trying. Counted in
+   * `failed` too, as they were not reached by this delivery.
+   */
+  handedOn: number;
 }
 
 export interface BroadcastServiceOptions {
@@ -51,6 +57,11 @@ export interface BroadcastServiceOptions {
 export interface BroadcastOptions {
   /** Passed on in every worker batch, so that the workers log under the same id. */
   correlationId?: string;
+  /**
+   * The broadcast's id, when its caller already gave one out (a background broadcast's 202).
+   * @default a new one
+   */
+  broadcastId?: string;
 }
 
 const DEFAULT_DISPATCH_CONCURRENCY = 10;
@@ -58,8 +69,10 @@ const DEFAULT_DISPATCH_CONCURRENCY = 10;
 /**
  * Sends one envelope to its audience: the subscribers of `data.postId`, or every connection.
  *
- * The audience is read page by page from the byTopic index. When it fits in one batch it is delivered
- * right here, before the answer. Otherwise it is cut into batches of `batchSize` ids, each queued as an
+ * The audience is read page by page, strongly consistent, from the post's subscriber rows. When it fits
+ * in one batch it is delivered right here, before the answer; connections it could not reach after its
+ * retries, for a reason that may pass, are handed to a worker as the next generation, so a throttled or
+ * failing Management API delays them rather than losing them. Otherwise it is cut into batches of `batchSize` ids, each queued as an
  * asynchronous invocation of the fan-out worker, and the answer goes back as soon as the last batch is
  * queued: the caller (the comments API) never waits for a large fan-out, and the batches are delivered in
  * parallel by as many worker instances as there are batches. A batch that cannot be queued is delivered
@@ -81,7 +94,7 @@ export class BroadcastService {
 
   async broadcast(envelope: BroadcastEnvelope, options: BroadcastOptions = {}): Promise<BroadcastSummary> {
     const { connections, batchSize } = this.options;
-    const broadcastId = this.newBroadcastId();
+    const broadcastId = options.broadcastId ?? this.newBroadcastId();
     const postId = broadcastPostId(envelope);
     const pages = postId === undefined ? connections.allConnections() : connections.postSubscribers(postId);
     const reader = pages[Symbol.asyncIterator]();
@@ -96,19 +109,15 @@ export class BroadcastService {
     }
 
     const payload = encodeEvent(envelope);
+    const broadcast = {
+      broadcastId,
+      envelope,
+      ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
+    };
     const summary: BroadcastSummary = exhausted
-      ? { broadcastId, ...this.counts(await this.deliverInline(head, payload)), queued: 0, batches: 0 }
-      : await this.enqueue(
-          {
-            broadcastId,
-            envelope,
-            ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
-          },
-          payload,
-          head,
-          reader,
-        );
-    const { connectionCount, delivered, stale, retried, failed, queued, batches } = summary;
+      ? await this.deliverAll(broadcast, head, payload)
+      : await this.enqueue(broadcast, payload, head, reader);
+    const { connectionCount, delivered, stale, retried, failed, queued, batches, handedOn } = summary;
     logger.info('Broadcast sent', {
       broadcastId,
       type: envelope.type,
@@ -120,8 +129,49 @@ export class BroadcastService {
       failed,
       queued,
       batches,
+      handedOn,
     });
     return summary;
+  }
+
+  /** A small audience, delivered here; what may still pass is handed on. */
+  private async deliverAll(
+    broadcast: BroadcastIdentity,
+    connectionIds: string[],
+    payload: string,
+  ): Promise<BroadcastSummary> {
+    const result = await this.deliverInline(connectionIds, payload);
+    const handedOn = await this.handOn(broadcast, 1, result.retryableFailedConnectionIds);
+    return { broadcastId: broadcast.broadcastId, ...this.counts(result), queued: 0, batches: 0, handedOn };
+  }
+
+  /**
+   * Queues the ids an inline delivery could not reach as generation 2 of their batch: the worker retries
+   * them with its own backoff, hands on what still fails, and dead-letters what never gets through. When
+   * even that cannot be queued they are lost to this push, logged and counted; their clients repair the
+   * gap from the event log at their next heartbeat.
+   */
+  private async handOn(
+    broadcast: BroadcastIdentity,
+    batch: number,
+    connectionIds: string[],
+  ): Promise<number> {
+    if (connectionIds.length === 0) return 0;
+    try {
+      await this.options.dispatcher.dispatch({ ...broadcast, batch, generation: 2, connectionIds });
+      countMetric(MetricNames.fanOutBatchesHandedOn);
+      return connectionIds.length;
+    } catch (error) {
+      countMetric(MetricNames.fanOutHandOnFailures);
+      logger.error('Could not hand on the connections an inline delivery missed', {
+        broadcastId: broadcast.broadcastId,
+        batch,
+        size: connectionIds.length,
+        errorName: (error as Error).name,
+        error: error as Error,
+      });
+      return 0;
+    }
   }
 
   async countConnections(): Promise<number> {
@@ -144,7 +194,7 @@ export class BroadcastService {
 
   /** Cuts the audience into batches as its pages arrive and queues each for a fan-out worker. */
   private async enqueue(
-    broadcast: Pick<FanOutBatch, 'broadcastId' | 'correlationId' | 'envelope'>,
+    broadcast: BroadcastIdentity,
     payload: string,
     head: string[],
     reader: AsyncIterator<string[]>,
@@ -170,6 +220,7 @@ export class BroadcastService {
     let queuedBatches = 0;
     let batchNumber = 0;
     const inline = emptyFanOutResult();
+    let handedOn = 0;
     await forEachBounded(batches(), this.dispatchConcurrency, async (connectionIds) => {
       batchNumber += 1;
       const batch = batchNumber;
@@ -187,7 +238,9 @@ export class BroadcastService {
           errorName: (error as Error).name,
           error: error as Error,
         });
-        addFanOutResult(inline, await this.deliverInline(connectionIds, payload));
+        const result = await this.deliverInline(connectionIds, payload);
+        addFanOutResult(inline, result);
+        handedOn += await this.handOn(broadcast, batch, result.retryableFailedConnectionIds);
       }
     });
     countMetric(MetricNames.fanOutBatchesQueued, queuedBatches);
@@ -198,6 +251,10 @@ export class BroadcastService {
       connectionCount,
       queued,
       batches: queuedBatches,
+      handedOn,
     };
   }
 }
+
+/** What every batch of one broadcast shares. */
+type BroadcastIdentity = Pick<FanOutBatch, 'broadcastId' | 'correlationId' | 'envelope'>;

@@ -1,4 +1,5 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaAsyncInvoker } from '../shared/async-invoke';
 import { isValidCorrelationId } from '../../contracts/correlation';
 import { isRecord } from '../../contracts/json';
 import type { BroadcastEnvelope } from '../../contracts/protocol';
@@ -87,31 +88,18 @@ export interface FanOutDispatcher {
 }
 
 /**
- * Queues a batch as an asynchronous invocation of the worker function (`InvocationType: 'Event'`):
- * Lambda answers 202 once the event is stored and runs the worker in the background, retrying a failed
- * run twice and then sending the event to the worker's on-failure destination (the dead-letter queue).
- * An async event may be up to 1 MB; a batch is at most a 128 KB envelope plus its ids.
+ * Queues a batch as an asynchronous invocation of the worker function: Lambda runs it in the background,
+ * retries a failed run twice, then sends the event to the worker's on-failure destination (the
+ * dead-letter queue). A batch is at most a 128 KB envelope plus its ids, well within the 1 MB limit.
  */
 export class LambdaFanOutDispatcher implements FanOutDispatcher {
-  private readonly encoder = new TextEncoder();
+  private readonly invoker: LambdaAsyncInvoker;
 
-  constructor(
-    private readonly client: LambdaClient,
-    private readonly functionName: string,
-  ) {}
+  constructor(client: LambdaClient, functionName: string) {
+    this.invoker = new LambdaAsyncInvoker(client, functionName);
+  }
 
-  async dispatch(batch: FanOutBatch): Promise<void> {
-    const response = await this.client.send(
-      new InvokeCommand({
-        FunctionName: this.functionName,
-        InvocationType: 'Event',
-        Payload: this.encoder.encode(JSON.stringify(batch)),
-      }),
-    );
-    if (response.StatusCode !== 202) {
-      throw new Error(
-        `Lambda answered ${response.StatusCode} to an Event invocation of ${this.functionName}`,
-      );
-    }
+  dispatch(batch: FanOutBatch): Promise<void> {
+    return this.invoker.invoke(batch);
   }
 }

@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv, type Env } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
 import { createDocumentClient, createLambdaClient, createManagementClient } from '../shared/aws-clients';
@@ -32,13 +33,15 @@ export type DispatchTargetVariable =
 export function fanOutWiringFromEnv(
   dispatchTarget: DispatchTargetVariable,
   env: Env = process.env,
+  /** The function's one DynamoDB client, when it needs the table for more than the fan-out. */
+  documentClient?: DynamoDBDocumentClient,
 ): FanOutWiring {
   const { concurrency, retry } = fanOutConfigFromEnv(env);
   const tableName = requireEnv(EnvNames.connectionsTable, env);
   const managementEndpoint = requireEnv(EnvNames.managementEndpoint, env);
   const functionName = requireEnv(dispatchTarget, env);
   return {
-    connections: new DynamoConnectionAudience(createDocumentClient(env), tableName),
+    connections: new DynamoConnectionAudience(documentClient ?? createDocumentClient(env), tableName),
     // The fan-out retries throttles and 5xx itself and counts each retry, so the SDK must not retry too.
     notifier: new ManagementApiNotifier(createManagementClient(managementEndpoint, { maxAttempts: 1 })),
     dispatcher: new LambdaFanOutDispatcher(createLambdaClient(env), functionName),

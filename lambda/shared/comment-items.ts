@@ -44,11 +44,12 @@ export function toSequencedEvent(item: Record<string, unknown>): SequencedChange
       };
     case 'comment.updated': {
       const action: CommentUpdatedEvent['data']['action'] = data.action === 'deleted' ? 'deleted' : 'updated';
-      return {
-        type: 'comment.updated',
-        data: { postId, commentId: String(data.commentId), action },
-        ...meta,
-      };
+      const updated: CommentUpdatedEvent['data'] = { postId, commentId: String(data.commentId), action };
+      // Edits stored before events carried the comment have none: they go out as they were.
+      if (action === 'updated' && data.comment !== undefined) {
+        updated.comment = toComment(data.comment as Record<string, unknown>);
+      }
+      return { type: 'comment.updated', data: updated, ...meta };
     }
     default:
       throw new Error(`Stored event ${String(item.sk)} has an unknown type ${String(item.type)}`);

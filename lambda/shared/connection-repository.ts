@@ -1,18 +1,17 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
-  QueryCommand,
+  TransactWriteCommand,
   type DynamoDBDocumentClient,
-  type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { backoffCeiling, sleep } from '../../contracts/backoff';
-import {
-  CONNECTIONS_BY_TOPIC_INDEX,
-  connectionKeys,
-  connectionsTableSchema,
-} from '../../contracts/table-schema';
+import { backoffDelay, sleep } from '../../contracts/backoff';
+import { connectionKeys, connectionShard, connectionsTableSchema } from '../../contracts/table-schema';
+import { DynamoConnectionAudience, rowKey, type ConnectionAudience } from './connection-audience';
+
+export type { ConnectionAudience } from './connection-audience';
+export { DynamoConnectionAudience } from './connection-audience';
 
 export interface NewConnection {
   connectionId: string;
@@ -29,133 +28,33 @@ export interface Subscription {
 }
 
 /**
- * Who a broadcast reaches, and the removal of connections found gone: the part of the connections table
- * the broadcast and the fan-out worker use. It reads and deletes but never writes a row, as their grants
- * (`readDelete`) allow, so it needs no row lifetime.
+ * How a subscribe ended. `limitReached` and `connectionGone` stored nothing; `alreadySubscribed` changed
+ * nothing but made sure the post's subscriber row is there.
  */
-export interface ConnectionAudience {
-  /** Deletes the connection row and every subscription of it. Returns how many rows were deleted. */
-  removeConnection(connectionId: string): Promise<number>;
-  /** Connection ids subscribed to a post, a page at a time (never a Scan). */
-  postSubscribers(postId: string): AsyncIterable<string[]>;
-  /** Every live connection id, a page at a time. */
-  allConnections(): AsyncIterable<string[]>;
-  countConnections(): Promise<number>;
-}
+export type SubscribeOutcome = 'added' | 'alreadySubscribed' | 'limitReached' | 'connectionGone';
 
 /** Where connections and their subscriptions live: the port the WebSocket routes depend on. */
 export interface ConnectionRepository extends ConnectionAudience {
+  /** The connection row and its row in the live-connection index, together. */
   addConnection(connection: NewConnection): Promise<void>;
-  addSubscription(subscription: Subscription): Promise<void>;
+  /**
+   * Subscribes, unless the connection already holds `maxSubscriptions`: the count on the connection row and
+   * both subscription rows change in one transaction, so subscribes racing on one connection can never
+   * pass the limit together.
+   */
+  addSubscription(subscription: Subscription, maxSubscriptions: number): Promise<SubscribeOutcome>;
   removeSubscription(connectionId: string, postId: string): Promise<void>;
-  /** How many posts the connection is subscribed to: a COUNT Query on its own partition. */
-  countSubscriptions(connectionId: string): Promise<number>;
-  isSubscribed(connectionId: string, postId: string): Promise<boolean>;
+  /** The posts the connection subscribes to, read consistently. */
+  subscribedPosts(connectionId: string): Promise<string[]>;
 }
 
-const { partitionKey, sortKey, timeToLiveAttribute } = connectionsTableSchema;
-/** BatchWriteItem's own limit. */
-const MAX_BATCH_WRITE = 25;
-const MAX_UNPROCESSED_RETRIES = 5;
-/**
- * The wait before resending unprocessed deletes: 50 ms, doubling, 800 ms before the last retry. No jitter:
- * these are one caller's retries, not a crowd's.
- */
-const UNPROCESSED_BACKOFF = { baseMs: 50, maxMs: 50 * 2 ** (MAX_UNPROCESSED_RETRIES - 1) };
+const { partitionKey: PK, timeToLiveAttribute: TTL } = connectionsTableSchema;
+/** The connection row's count of its subscriptions, kept in step by the subscribe transactions. */
+const COUNT_ATTRIBUTE = 'subscriptionCount';
 
-export class DynamoConnectionAudience implements ConnectionAudience {
-  constructor(
-    protected readonly client: DynamoDBDocumentClient,
-    protected readonly tableName: string,
-  ) {}
-
-  async removeConnection(connectionId: string): Promise<number> {
-    const sortKeys: string[] = [];
-    for await (const items of this.queryPages({
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
-      ExpressionAttributeValues: { ':pk': connectionId },
-      ProjectionExpression: '#sk',
-    })) {
-      for (const item of items) sortKeys.push(String(item[sortKey.name]));
-    }
-    for (let i = 0; i < sortKeys.length; i += MAX_BATCH_WRITE) {
-      const batch = sortKeys.slice(i, i + MAX_BATCH_WRITE);
-      await this.batchDelete(batch.map((sk) => ({ [partitionKey.name]: connectionId, [sortKey.name]: sk })));
-    }
-    return sortKeys.length;
-  }
-
-  postSubscribers(postId: string): AsyncIterable<string[]> {
-    return this.topicMembers(connectionKeys.postTopic(postId));
-  }
-
-  allConnections(): AsyncIterable<string[]> {
-    return this.topicMembers(connectionKeys.allConnectionsTopic);
-  }
-
-  countConnections(): Promise<number> {
-    return this.countQuery({
-      TableName: this.tableName,
-      IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-      KeyConditionExpression: 'topic = :topic',
-      ExpressionAttributeValues: { ':topic': connectionKeys.allConnectionsTopic },
-    });
-  }
-
-  /** Sums a Select COUNT query over every page: a count never reads the items themselves. */
-  protected async countQuery(input: QueryCommandInput): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: startKey }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return count;
-  }
-
-  private async *topicMembers(topic: string): AsyncIterable<string[]> {
-    for await (const items of this.queryPages({
-      TableName: this.tableName,
-      IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-      KeyConditionExpression: 'topic = :topic',
-      ExpressionAttributeValues: { ':topic': topic },
-    })) {
-      if (items.length > 0) yield items.map((item) => String(item[partitionKey.name]));
-    }
-  }
-
-  private async *queryPages(input: QueryCommandInput): AsyncIterable<Record<string, unknown>[]> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-      yield page.Items ?? [];
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
-
-  private async batchDelete(keys: Record<string, string>[]): Promise<void> {
-    let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; pending.length > 0; attempt += 1) {
-      if (attempt > MAX_UNPROCESSED_RETRIES) {
-        throw new Error(`BatchWriteItem left ${pending.length} deletes unprocessed after retries`);
-      }
-      if (attempt > 0) await sleep(backoffCeiling(attempt, UNPROCESSED_BACKOFF));
-      const result = await this.client.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
-      );
-      pending = (result.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) =>
-        request.DeleteRequest?.Key
-          ? [{ DeleteRequest: { Key: request.DeleteRequest.Key as Record<string, string> } }]
-          : [],
-      );
-    }
-  }
-}
+/** The positions in the subscribe transaction, which is how its cancellation reasons are told apart. */
+const CONNECTION_ROW = 0;
+const SUBSCRIPTION_ROW = 1;
 
 /** The whole table: the audience's reads and deletes, plus the rows of connections and subscriptions. */
 export class DynamoConnectionRepository extends DynamoConnectionAudience implements ConnectionRepository {
@@ -173,69 +72,186 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
   }
 
   async addConnection({ connectionId, connectedAt, userId }: NewConnection): Promise<void> {
+    const expiresAt = this.expiresAt(connectedAt);
     await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          [partitionKey.name]: connectionId,
-          [sortKey.name]: connectionKeys.connectionSortKey,
-          topic: connectionKeys.allConnectionsTopic,
-          connectedAt,
-          userId,
-          [timeToLiveAttribute]: this.expiresAt(connectedAt),
-        },
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...rowKey(connectionKeys.connectionPartition(connectionId), connectionKeys.connectionSortKey),
+                connectionId,
+                connectedAt,
+                userId,
+                [COUNT_ATTRIBUTE]: 0,
+                [TTL]: expiresAt,
+              },
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...rowKey(
+                  connectionKeys.liveConnectionsPartition(connectionShard(connectionId)),
+                  connectionId,
+                ),
+                [TTL]: expiresAt,
+              },
+            },
+          },
+        ],
       }),
     );
   }
 
-  async addSubscription({ connectionId, postId, connectedAt }: Subscription): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          [partitionKey.name]: connectionId,
-          [sortKey.name]: connectionKeys.subscriptionSortKey(postId),
-          topic: connectionKeys.postTopic(postId),
-          postId,
-          [timeToLiveAttribute]: this.expiresAt(connectedAt),
-        },
-      }),
-    );
+  /**
+   * Subscribes and unsubscribes of one connection all change its row, so on AWS two sent at once can
+   * collide (TransactionConflict): the loser tries again, a few times.
+   */
+  async addSubscription(subscription: Subscription, maxSubscriptions: number): Promise<SubscribeOutcome> {
+    return retryConflicts(() => this.subscribeOnce(subscription, maxSubscriptions));
   }
 
   async removeSubscription(connectionId: string, postId: string): Promise<void> {
-    await this.client.send(
-      new DeleteCommand({
-        TableName: this.tableName,
-        Key: {
-          [partitionKey.name]: connectionId,
-          [sortKey.name]: connectionKeys.subscriptionSortKey(postId),
-        },
-      }),
-    );
+    await retryConflicts(() => this.unsubscribeOnce(connectionId, postId));
   }
 
-  countSubscriptions(connectionId: string): Promise<number> {
-    return this.countQuery({
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: { '#pk': partitionKey.name, '#sk': sortKey.name },
-      ExpressionAttributeValues: { ':pk': connectionId, ':prefix': connectionKeys.subscriptionPrefix },
-    });
+  private async subscribeOnce(
+    { connectionId, postId, connectedAt }: Subscription,
+    maxSubscriptions: number,
+  ): Promise<SubscribeOutcome> {
+    const own = connectionKeys.connectionPartition(connectionId);
+    const subscriberRow = {
+      ...rowKey(connectionKeys.subscribersPartition(postId), connectionId),
+      [TTL]: this.expiresAt(connectedAt),
+    };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: rowKey(own, connectionKeys.connectionSortKey),
+                UpdateExpression: 'SET #count = #count + :one',
+                ConditionExpression: 'attribute_exists(#pk) AND #count < :max',
+                ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
+                ExpressionAttributeValues: { ':one': 1, ':max': maxSubscriptions },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...rowKey(own, connectionKeys.subscriptionSortKey(postId)),
+                  postId,
+                  [TTL]: this.expiresAt(connectedAt),
+                },
+                ConditionExpression: 'attribute_not_exists(#pk)',
+                ExpressionAttributeNames: { '#pk': PK.name },
+              },
+            },
+            { Put: { TableName: this.tableName, Item: subscriberRow } },
+          ],
+        }),
+      );
+      return 'added';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[SUBSCRIPTION_ROW]?.Code === 'ConditionalCheckFailed') {
+        // Subscribed before: the count already includes it. Rewrite the subscriber row in case a crash
+        // between an earlier unsubscribe's deletes left it out.
+        await this.client.send(new PutCommand({ TableName: this.tableName, Item: subscriberRow }));
+        return 'alreadySubscribed';
+      }
+      if (reasons[CONNECTION_ROW]?.Code === 'ConditionalCheckFailed') {
+        return (await this.connectionExists(connectionId)) ? 'limitReached' : 'connectionGone';
+      }
+      throw error;
+    }
   }
 
-  async isSubscribed(connectionId: string, postId: string): Promise<boolean> {
+  private async unsubscribeOnce(connectionId: string, postId: string): Promise<void> {
+    const own = connectionKeys.connectionPartition(connectionId);
+    const subscriberRow = rowKey(connectionKeys.subscribersPartition(postId), connectionId);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: rowKey(own, connectionKeys.connectionSortKey),
+                UpdateExpression: 'SET #count = #count - :one',
+                ConditionExpression: 'attribute_exists(#pk) AND #count > :zero',
+                ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
+                ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: rowKey(own, connectionKeys.subscriptionSortKey(postId)),
+                ConditionExpression: 'attribute_exists(#pk)',
+                ExpressionAttributeNames: { '#pk': PK.name },
+              },
+            },
+            { Delete: { TableName: this.tableName, Key: subscriberRow } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      // Only a failed condition means "not subscribed" (or the connection gone): nothing to count down. A
+      // conflict or a throttle left the subscription in place, and is the caller's to retry.
+      const notSubscribed = (error.CancellationReasons ?? []).some(
+        (reason) => reason.Code === 'ConditionalCheckFailed',
+      );
+      if (!notSubscribed) throw error;
+      // A subscriber row without its subscription would only cost pushes, so it goes either way.
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: subscriberRow }));
+    }
+  }
+
+  async subscribedPosts(connectionId: string): Promise<string[]> {
+    return (await this.subscriptionSortKeys(connectionId)).map(connectionKeys.postIdOfSubscription);
+  }
+
+  private async connectionExists(connectionId: string): Promise<boolean> {
     const result = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: {
-          [partitionKey.name]: connectionId,
-          [sortKey.name]: connectionKeys.subscriptionSortKey(postId),
-        },
-        ProjectionExpression: '#sk',
-        ExpressionAttributeNames: { '#sk': sortKey.name },
+        Key: rowKey(connectionKeys.connectionPartition(connectionId), connectionKeys.connectionSortKey),
+        ProjectionExpression: '#pk',
+        ExpressionAttributeNames: { '#pk': PK.name },
+        ConsistentRead: true,
       }),
     );
     return result.Item !== undefined;
+  }
+}
+
+/** Attempts at a subscription change that keeps colliding with another change of the same connection. */
+const CONFLICT_ATTEMPTS = 4;
+const CONFLICT_BACKOFF = { baseMs: 20, maxMs: 200 };
+
+function isConflict(error: unknown): boolean {
+  return (
+    error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict')
+  );
+}
+
+async function retryConflicts<T>(change: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await change();
+    } catch (error) {
+      if (!isConflict(error) || attempt >= CONFLICT_ATTEMPTS) throw error;
+      await sleep(backoffDelay(attempt, CONFLICT_BACKOFF, Math.random));
+    }
   }
 }

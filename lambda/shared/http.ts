@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { DomainError, PayloadTooLargeError, ValidationError } from './errors';
+import { DomainError, PayloadTooLargeError, ServiceUnavailableError, ValidationError } from './errors';
 import { countMetric, logger } from './telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
 
@@ -23,9 +23,21 @@ export function errorResponse(statusCode: number, detail: string): HttpResult {
   return json(statusCode, { detail });
 }
 
+// fatal: a byte sequence that is not UTF-8 is refused, never stored as U+FFFD in its place.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The request body as text. API Gateway hands over a body it could not pass as text base64-encoded; one
+ * that is not valid UTF-8 is a 400, rather than text with replacement characters in place of its bytes.
+ */
 export function rawBody(event: APIGatewayProxyEventV2): string {
   if (event.body === undefined || event.body === null) return '';
-  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (!event.isBase64Encoded) return event.body;
+  try {
+    return strictUtf8.decode(Buffer.from(event.body, 'base64'));
+  } catch {
+    throw new ValidationError('Request body is not valid UTF-8');
+  }
 }
 
 export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes = MAX_JSON_BODY_BYTES): unknown {
@@ -48,10 +60,33 @@ export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes = MAX_JSON
  * a 500 that says nothing internal, after logging and counting it.
  */
 export function toErrorResponse(error: unknown): HttpResult {
+  if (error instanceof ServiceUnavailableError) {
+    const response = errorResponse(error.statusCode, error.message);
+    return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
+  }
   if (error instanceof DomainError) {
     return errorResponse(error.statusCode, error.message);
+  }
+  if (isCapacityRefusal(error)) {
+    logger.warn('Refused for capacity; answering 503', { errorName: (error as Error).name });
+    countMetric(MetricNames.capacityRefusals);
+    return toErrorResponse(new ServiceUnavailableError('The service is busy; try again in a moment'));
   }
   logger.error('Unhandled error', { error: error as Error });
   countMetric(MetricNames.unhandledErrors);
   return errorResponse(500, 'Internal server error');
+}
+
+/** DynamoDB's (and Lambda's) own words for "too much right now": nothing was done, a retry may work. */
+const CAPACITY_ERROR_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'StoreBusyError',
+  'SeqContentionError',
+]);
+
+function isCapacityRefusal(error: unknown): boolean {
+  return error instanceof Error && CAPACITY_ERROR_NAMES.has(error.name);
 }

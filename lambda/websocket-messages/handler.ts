@@ -4,7 +4,7 @@ import { EnvNames } from '../../contracts/env-names';
 import { ErrorCodes, parseClientMessage } from '../../contracts/protocol';
 import { MetricNames } from '../../contracts/telemetry-names';
 import { createDocumentClient, createManagementClient } from '../shared/aws-clients';
-import { DynamoCommentRepository } from '../shared/comment-repository';
+import { DynamoCommentRepository } from '../shared/dynamo-comment-repository';
 import { ManagementApiNotifier } from '../shared/connection-notifier';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
@@ -52,7 +52,8 @@ async function onMessage(event: APIGatewayProxyWebsocketEventV2): Promise<APIGat
       error: error as Error,
     });
     countMetric(MetricNames.clientMessageFailures);
-    await service.reject(client, { code: ErrorCodes.internalError, message: 'Internal error' });
+    const postId = parsed.ok && 'postId' in parsed.value ? parsed.value.postId : undefined;
+    await service.reject(client, { code: ErrorCodes.internalError, message: 'Internal error' }, postId);
   }
   return { statusCode: 200 };
 }

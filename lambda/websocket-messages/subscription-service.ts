@@ -1,19 +1,20 @@
-import type { CommentRepository } from '../shared/comment-repository';
-import type { ConnectionRepository } from '../shared/connection-repository';
-import { encodeEvent, type ConnectionNotifier, type DeliveryResult } from '../shared/connection-notifier';
 import {
-  byteLength,
   ErrorCodes,
   errorEvent,
   type ClientMessage,
-  type Comment,
-  type CommentsListEvent,
   type ProtocolError,
   type SequencedChangeEvent,
   type ServerEvent,
 } from '../../contracts/protocol';
-import { countMetric, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
+import { InvalidCursorError } from '../shared/comment-cursor';
+import type { CommentRepository } from '../shared/comment-repository';
+import { encodeEvent, type ConnectionNotifier, type DeliveryResult } from '../shared/connection-notifier';
+import type { ConnectionRepository } from '../shared/connection-repository';
+import { countMetric, logger } from '../shared/telemetry';
+import { CommentPages, SNAPSHOT_LIMIT } from './comment-pages';
+
+export { MAX_SNAPSHOT_BYTES, SNAPSHOT_LIMIT, snapshotEvent } from './comment-pages';
 
 /** The connection a client message arrived on. */
 export interface ClientConnection {
@@ -22,9 +23,6 @@ export interface ClientConnection {
   connectedAt: number;
 }
 
-/** The snapshot sent after a subscribe is one page, like the first page of the comments API. */
-export const SNAPSHOT_LIMIT = 100;
-
 /**
  * The most missed events a resubscribe replays. Further behind than this, a snapshot is cheaper for both
  * sides than hundreds of pushes, so the client gets a reset snapshot instead.
@@ -32,7 +30,7 @@ export const SNAPSHOT_LIMIT = 100;
 export const REPLAY_LIMIT = 500;
 
 export interface SubscriptionOptions {
-  /** Comments sent in the snapshot after a subscribe. @default SNAPSHOT_LIMIT */
+  /** Comments per snapshot page. @default SNAPSHOT_LIMIT */
   snapshotLimit?: number;
   /**
    * Subscriptions one connection may hold at once: each is a row, and every broadcast to its post a push.
@@ -50,10 +48,10 @@ type ResetCause = 'ahead' | 'beyondReplayLimit' | 'expired';
 
 /** Answers client messages on the connection they came from; every reply is a `{type, data}` event. */
 export class SubscriptionService {
-  private readonly snapshotLimit: number;
   private readonly maxSubscriptions: number;
   private readonly replayLimit: number;
   private readonly clock: () => Date;
+  private readonly pages: CommentPages;
 
   constructor(
     private readonly connections: ConnectionRepository,
@@ -72,10 +70,10 @@ export class SubscriptionService {
     if (!Number.isInteger(replayLimit) || replayLimit < 0) {
       throw new RangeError(`replayLimit must be a non-negative integer, got ${replayLimit}`);
     }
-    this.snapshotLimit = snapshotLimit;
     this.maxSubscriptions = maxSubscriptions;
     this.replayLimit = replayLimit;
     this.clock = clock;
+    this.pages = new CommentPages(comments, snapshotLimit);
   }
 
   async handle(client: ClientConnection, message: ClientMessage): Promise<void> {
@@ -84,76 +82,56 @@ export class SubscriptionService {
         return this.subscribe(client, message.postId, message.lastSeq);
       case 'unsubscribe':
         return this.unsubscribe(client, message.postId);
+      case 'listComments':
+        return this.listComments(client, message.postId, message.cursor);
       case 'ping':
-        await this.reply(client, { type: 'pong' });
-        return;
+        return this.heartbeat(client);
     }
   }
 
   /** Tells the client what was wrong with its message; nothing is stored. */
-  async reject(client: ClientConnection, error: ProtocolError): Promise<void> {
-    await this.reply(client, errorEvent(error));
+  async reject(client: ClientConnection, error: ProtocolError, postId = error.postId): Promise<void> {
+    await this.reply(client, errorEvent(postId === undefined ? error : { ...error, postId }));
   }
 
   private async subscribe(client: ClientConnection, postId: string, lastSeq?: number): Promise<void> {
     if ((await this.comments.getPost(postId)) === undefined) {
-      await this.reject(client, { code: ErrorCodes.postNotFound, message: `Post ${postId} does not exist` });
-      return;
-    }
-    if (!(await this.withinLimit(client, postId))) {
-      countMetric(MetricNames.subscriptionLimitReached);
-      await this.reject(client, {
-        code: ErrorCodes.tooManySubscriptions,
-        message: `A connection may subscribe to at most ${this.maxSubscriptions} posts; unsubscribe from one first`,
-      });
+      await this.rejectMissingPost(client, postId);
       return;
     }
     // Subscribe before reading the post's seq: every event after the seq read below then reaches this
-    // connection live, and every event up to it is in the snapshot or the replay. One that lands in
-    // between arrives twice (live and in the snapshot or replay), never not at all; clients drop the
-    // second copy by eventId.
-    await this.connections.addSubscription({
-      connectionId: client.connectionId,
-      postId,
-      connectedAt: client.connectedAt,
-    });
+    // connection live (fan-out reads subscribers consistently), and every event up to it is in the snapshot
+    // or the replay. One that lands in between arrives twice, never not at all; clients drop the second copy.
+    const outcome = await this.connections.addSubscription(
+      { connectionId: client.connectionId, postId, connectedAt: client.connectedAt },
+      this.maxSubscriptions,
+    );
+    if (outcome === 'limitReached') {
+      countMetric(MetricNames.subscriptionLimitReached);
+      await this.reject(
+        client,
+        {
+          code: ErrorCodes.tooManySubscriptions,
+          message: `A connection may subscribe to at most ${this.maxSubscriptions} posts; unsubscribe from one first`,
+        },
+        postId,
+      );
+      return;
+    }
+    // The connection's row is gone: $disconnect ran, or it was found stale. Nothing to answer on.
+    if (outcome === 'connectionGone') return;
     const subscribed = await this.reply(client, { type: 'subscribed', data: { postId } });
     if (subscribed.outcome === 'gone') return;
     const currentSeq = await this.comments.getLastSeq(postId);
     if (currentSeq === undefined) {
-      await this.reject(client, { code: ErrorCodes.postNotFound, message: `Post ${postId} does not exist` });
+      await this.rejectMissingPost(client, postId);
       return;
     }
     if (lastSeq === undefined) {
-      await this.sendSnapshot(client, postId, currentSeq, false);
+      await this.reply(client, await this.pages.snapshot(postId, currentSeq, false));
       return;
     }
     await this.resume(client, postId, lastSeq, currentSeq);
-  }
-
-  /**
-   * The comments and the seq they stand at. `seq` was read (consistently) before the page, so the page
-   * reflects at least every event up to it; reading the seq again after the page and retrying until the two
-   * agree makes `seq` exact, so a live event after it is never already in the snapshot. Under constant
-   * writes the last pair is sent as is: a client may then see a change twice, never miss one.
-   */
-  private async sendSnapshot(
-    client: ClientConnection,
-    postId: string,
-    seq: number,
-    reset: boolean,
-  ): Promise<void> {
-    const readPage = async () =>
-      (await this.comments.listComments(postId, { limit: this.snapshotLimit, consistent: true })).comments;
-    let atSeq = seq;
-    let comments = await readPage();
-    for (let attempt = 0; attempt < SNAPSHOT_SEQ_ATTEMPTS; attempt += 1) {
-      const after = await this.comments.getLastSeq(postId);
-      if (after === undefined || after === atSeq) break;
-      atSeq = after;
-      comments = await readPage();
-    }
-    await this.reply(client, snapshotEvent(postId, comments, atSeq, reset));
   }
 
   /**
@@ -176,7 +154,7 @@ export class SubscriptionService {
         cause: missed,
       });
       countMetric(MetricNames.replayResets);
-      await this.sendSnapshot(client, postId, currentSeq, true);
+      await this.reply(client, await this.pages.snapshot(postId, currentSeq, true));
       return;
     }
     countMetric(MetricNames.eventsReplayed, missed.length);
@@ -211,21 +189,46 @@ export class SubscriptionService {
     return complete ? events : 'expired';
   }
 
+  /** The next page of a post's comments; the client completes a snapshot that said `hasMore` with these. */
+  private async listComments(client: ClientConnection, postId: string, cursor?: string): Promise<void> {
+    if ((await this.comments.getPost(postId)) === undefined) {
+      await this.rejectMissingPost(client, postId);
+      return;
+    }
+    try {
+      await this.reply(client, await this.pages.page(postId, cursor));
+    } catch (error) {
+      if (!(error instanceof InvalidCursorError)) throw error;
+      await this.reject(
+        client,
+        { code: ErrorCodes.invalidCursor, message: '"cursor" must be a cursor the server sent' },
+        postId,
+      );
+    }
+  }
+
   /**
-   * Room for one more subscription, or this post is already one of them (subscribing again only
-   * re-sends the snapshot, or the replay). Two subscribes racing on one connection may both pass at limit - 1: the cap
-   * can be overshot by the messages in flight at once, which is enough to stop a client subscribing to
-   * everything, and needs no counter to keep in step with unsubscribe and $disconnect.
+   * The answer to a ping carries the current seq of every post the connection follows: a client whose
+   * last event of a post is older notices that it missed something, and asks for a replay, even when
+   * nothing else changes. Costs one Query on the connection's own rows and one batch read of counters.
    */
-  private async withinLimit(client: ClientConnection, postId: string): Promise<boolean> {
-    const count = await this.connections.countSubscriptions(client.connectionId);
-    if (count < this.maxSubscriptions) return true;
-    return this.connections.isSubscribed(client.connectionId, postId);
+  private async heartbeat(client: ClientConnection): Promise<void> {
+    const postIds = await this.connections.subscribedPosts(client.connectionId);
+    const seqs = postIds.length === 0 ? new Map() : await this.comments.getLastSeqs(postIds);
+    await this.reply(client, { type: 'pong', data: { seqs: Object.fromEntries(seqs) } });
   }
 
   private async unsubscribe(client: ClientConnection, postId: string): Promise<void> {
     await this.connections.removeSubscription(client.connectionId, postId);
     await this.reply(client, { type: 'unsubscribed', data: { postId } });
+  }
+
+  private rejectMissingPost(client: ClientConnection, postId: string): Promise<void> {
+    return this.reject(
+      client,
+      { code: ErrorCodes.postNotFound, message: `Post ${postId} does not exist` },
+      postId,
+    );
   }
 
   private async reply(client: ClientConnection, event: ServerEvent): Promise<DeliveryResult> {
@@ -241,40 +244,4 @@ export class SubscriptionService {
     }
     return result;
   }
-}
-
-/** How often a snapshot re-reads the page when the post's seq moved while it was read. */
-const SNAPSHOT_SEQ_ATTEMPTS = 3;
-
-/**
- * API Gateway refuses a pushed message over 128 KB (413), which would leave a subscriber without its
- * snapshot. Keep well under it: the newest comments that do not fit are left out and the snapshot says so
- * (`truncated`), so the client can page the rest from the comments API.
- */
-export const MAX_SNAPSHOT_BYTES = 120 * 1024;
-
-export function snapshotEvent(
-  postId: string,
-  comments: Comment[],
-  seq: number,
-  reset: boolean,
-): CommentsListEvent {
-  const build = (page: Comment[], truncated: boolean): CommentsListEvent => ({
-    type: 'comments.list',
-    data: {
-      postId,
-      comments: page,
-      count: page.length,
-      seq,
-      ...(reset ? { reset: true } : {}),
-      ...(truncated ? { truncated: true } : {}),
-    },
-  });
-  let kept = comments;
-  let event = build(kept, false);
-  while (kept.length > 0 && byteLength(JSON.stringify(event)) > MAX_SNAPSHOT_BYTES) {
-    kept = kept.slice(0, -1);
-    event = build(kept, true);
-  }
-  return event;
 }

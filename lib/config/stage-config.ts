@@ -106,6 +106,19 @@ export interface StageConfig {
    */
   readonly fanOutMaxGenerations: number;
   /**
+   * Fan-out worker instances that may run at once (reserved concurrency): a huge audience queues its
+   * batches rather than taking the account's whole concurrency from $connect and comment writes. Reserving
+   * needs an account concurrency limit of at least 100 more than every reservation (docs/deploy.md).
+   */
+  readonly fanOutWorkerConcurrency: number;
+  /**
+   * Seconds Lambda keeps trying an asynchronous fan-out batch (throttled or failed) before it goes to the
+   * dead-letter queue with exactly the connections it did not reach.
+   */
+  readonly fanOutMaxEventAgeSeconds: number;
+  /** The durable publishing path: the comments table's stream and the publisher function (docs/fan-out.md). */
+  readonly publishing: PublishingConfig;
+  /**
    * Seconds each comment change event is kept (the comments table's TTL on event items): a client that
    * resubscribes with a `lastSeq` this recent gets the events it missed replayed; an older one gets a
    * reset snapshot.
@@ -113,6 +126,20 @@ export interface StageConfig {
   readonly eventRetentionSeconds: number;
   /** Dashboard, alarms and where they go. */
   readonly operations: OperationsConfig;
+}
+
+export interface PublishingConfig {
+  /** Stream records per publisher invocation. */
+  readonly batchSize: number;
+  /**
+   * Concurrent batches per stream shard. Records of one post (one partition key) stay in order whatever
+   * the factor; more lets busy posts in the same shard publish side by side.
+   */
+  readonly parallelizationFactor: number;
+  /** Retries of a batch that failed, bisected down to the record that fails, before it is dead-lettered. */
+  readonly maxRetryAttempts: number;
+  /** Seconds a record is tried at most, whatever its retries; then it goes to the failure queue. */
+  readonly maxRecordAgeSeconds: number;
 }
 
 export interface OperationsConfig {
@@ -132,7 +159,9 @@ export interface OperationsConfig {
 const FAN_OUT_RETRY: Omit<RetryPolicy, 'factor'> = { maxAttempts: 6, baseMs: 50, maxMs: 2000 };
 
 const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
-const ONE_DAY = 24 * 60 * 60;
+const ONE_HOUR = 60 * 60;
+const SIX_HOURS = 6 * ONE_HOUR;
+const ONE_DAY = 24 * ONE_HOUR;
 
 const { createPost, createComment, updateComment, deleteComment } = CommentsApiRoutes;
 
@@ -162,6 +191,14 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     fanOutBatchSize: 50,
     fanOutRetry: FAN_OUT_RETRY,
     fanOutMaxGenerations: 3,
+    fanOutWorkerConcurrency: 5,
+    fanOutMaxEventAgeSeconds: ONE_HOUR,
+    publishing: {
+      batchSize: 10,
+      parallelizationFactor: 2,
+      maxRetryAttempts: 20,
+      maxRecordAgeSeconds: ONE_HOUR,
+    },
     eventRetentionSeconds: ONE_DAY,
     operations: { alarms: false, http5xxThreshold: 5, fanOutFailureThreshold: 10 },
   },
@@ -190,6 +227,16 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     fanOutBatchSize: 200,
     fanOutRetry: FAN_OUT_RETRY,
     fanOutMaxGenerations: 3,
+    // Four workers at 50 calls in flight already fill API Gateway's default 10,000 calls per second;
+    // more would only collect 429s (docs/capacity.md).
+    fanOutWorkerConcurrency: 20,
+    fanOutMaxEventAgeSeconds: SIX_HOURS,
+    publishing: {
+      batchSize: 10,
+      parallelizationFactor: 10,
+      maxRetryAttempts: 100,
+      maxRecordAgeSeconds: SIX_HOURS,
+    },
     eventRetentionSeconds: ONE_DAY,
     operations: { alarms: true, http5xxThreshold: 5, fanOutFailureThreshold: 10 },
   },

@@ -20,7 +20,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
  * (DeleteItem, or BatchWriteItem of deletes) but never writes rows. IAM cannot tell a BatchWriteItem of
  * deletes from one of puts, so that is as narrow as it gets.
  */
-export type TableAccess = 'read' | 'readWrite' | 'readDelete';
+export type TableAccess = 'read' | 'readWrite' | 'readDelete' | 'readUpdate';
 
 export interface BindTableOptions {
   /**
@@ -32,8 +32,9 @@ export interface BindTableOptions {
 
 /**
  * The item actions behind each access level, spelled out instead of Table.grantReadData()/grantReadWriteData(),
- * which also grant Scan, the stream reads and DescribeTable (unused here: no function scans, the tables have no
- * stream) and every index (`/index/*`). ConditionCheckItem is what a TransactWriteItems condition needs.
+ * which also grant Scan, the stream reads and DescribeTable (unused here: no function scans, and the stream
+ * publisher gets its stream reads from its event source) and every index (`/index/*`). ConditionCheckItem
+ * is what a TransactWriteItems condition needs.
  */
 const READ_ACTIONS = [
   'dynamodb:GetItem',
@@ -46,6 +47,8 @@ const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
   read: READ_ACTIONS,
   readWrite: [...READ_ACTIONS, 'dynamodb:PutItem', 'dynamodb:UpdateItem', ...DELETE_ACTIONS],
   readDelete: [...READ_ACTIONS, ...DELETE_ACTIONS],
+  // The publishing paths read events and move each post's publish cursor; they create and delete nothing.
+  readUpdate: [...READ_ACTIONS, 'dynamodb:UpdateItem'],
 };
 
 /** The only action that reads an index (Scan would too; nothing here scans). */
@@ -61,6 +64,17 @@ export interface HandlerFunctionProps {
   readonly memorySize?: number;
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
+  /**
+   * Actions some other construct grants this function on `*` (CDK merges them into the X-Ray statement),
+   * with why they can have no narrower resource: named in the cdk-nag acknowledgement of that statement.
+   * @default none: the `*` statement holds the X-Ray actions alone
+   */
+  readonly wildcardGrant?: { readonly actions: readonly string[]; readonly why: string };
+  /**
+   * Instances that may run at once, reserved out of the account's concurrency.
+   * @default none reserved: the function shares the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
   /** Extra environment; use {@link HandlerFunction.bindTable} for table names instead. */
   readonly environment?: Readonly<Record<string, string>>;
   readonly description?: string;
@@ -106,6 +120,9 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       description: props.description,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       role: this.role,
       logGroup: this.logGroup,
       // Lambda samples and sends each traced invocation to X-Ray; Powertools Tracer (lambda/shared/telemetry.ts)
@@ -134,7 +151,10 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       '*',
       'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
         'permissions (the X-Ray service authorization reference lists no resource types for them), so `*` ' +
-        'is the only resource they can be granted on; the statement holds these two write-only actions alone.',
+        'is the only resource they can be granted on' +
+        (props.wildcardGrant
+          ? `; the statement also holds ${props.wildcardGrant.actions.join(', ')}: ${props.wildcardGrant.why}.`
+          : '; the statement holds these two write-only actions alone.'),
     );
   }
 

@@ -34,6 +34,13 @@ export interface MonitoredHttpApi {
   readonly stageName: string;
 }
 
+/** A queue whose messages are failed work, and what a message in it means (the alarm says it). */
+export interface MonitoredQueue {
+  readonly queue: sqs.IQueue;
+  /** e.g. "fan-out batches that failed every retry: their connections missed an event". */
+  readonly holds: string;
+}
+
 export interface OperationsProps {
   readonly stageConfig: StageConfig;
   /** Every function of the app, by a short label for the dashboard. */
@@ -41,7 +48,7 @@ export interface OperationsProps {
   readonly httpApis: readonly MonitoredHttpApi[];
   readonly webSocketApi: { readonly apiId: string; readonly stageName: string };
   /** Queues whose messages are failed work: any message in them is an alarm. */
-  readonly deadLetterQueues: readonly sqs.IQueue[];
+  readonly deadLetterQueues: readonly MonitoredQueue[];
 }
 
 /**
@@ -104,7 +111,11 @@ export class Operations extends Construct {
         statistic: 'Sum',
         period,
       });
-    const fanOutServices: readonly ServiceName[] = [ServiceNames.broadcast, ServiceNames.fanOutWorker];
+    const fanOutServices: readonly ServiceName[] = [
+      ServiceNames.broadcast,
+      ServiceNames.fanOutWorker,
+      ServiceNames.eventPublisher,
+    ];
     // A custom count is only emitted when it is not zero, so a service's series has gaps, and in metric
     // math `a + b` has no value where either has none: FILL makes a gap count as 0. Ids must be unique
     // across every expression in one graph or alarm.
@@ -190,7 +201,7 @@ export class Operations extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Dead-letter queues (visible messages)',
-        left: props.deadLetterQueues.map((queue) =>
+        left: props.deadLetterQueues.map(({ queue }) =>
           queue.metricApproximateNumberOfMessagesVisible({ period }),
         ),
         width: 12,
@@ -228,10 +239,10 @@ export class Operations extends Construct {
         fn.function.metricThrottles({ period }),
       );
     }
-    props.deadLetterQueues.forEach((queue, index) =>
+    props.deadLetterQueues.forEach(({ queue, holds }, index) =>
       alarm(
         `DeadLetters${index}`,
-        'Failed fan-out work reached a dead-letter queue: deliveries were lost',
+        `A dead-letter queue received ${holds}`,
         queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
       ),
     );

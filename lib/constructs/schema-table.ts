@@ -25,6 +25,10 @@ const projectionTypes: Record<
   ALL: dynamodb.ProjectionType.ALL,
 };
 
+const streamViewTypes: Record<NonNullable<TableSchema['stream']>, dynamodb.StreamViewType> = {
+  NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE,
+};
+
 const toAttribute = (key: KeyAttribute): dynamodb.Attribute => ({
   name: key.name,
   type: attributeTypes[key.type],
@@ -47,6 +51,7 @@ export class SchemaTable extends dynamodb.Table {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
+      ...(schema.stream ? { stream: streamViewTypes[schema.stream] } : {}),
     });
 
     for (const index of schema.globalSecondaryIndexes) {

@@ -1,16 +1,15 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config/stage-config';
 import type { HandlerFunction } from '../constructs/handler-function';
-import { Operations, type MonitoredHttpApi } from '../constructs/operations';
+import { Operations, type MonitoredQueue, type MonitoredHttpApi } from '../constructs/operations';
 
 export interface OperationsStackProps extends StackProps {
   readonly stageConfig: StageConfig;
   readonly functions: Readonly<Record<string, HandlerFunction>>;
   readonly httpApis: readonly MonitoredHttpApi[];
   readonly webSocketApi: { readonly apiId: string; readonly stageName: string };
-  readonly deadLetterQueues: readonly sqs.IQueue[];
+  readonly deadLetterQueues: readonly MonitoredQueue[];
 }
 
 /**

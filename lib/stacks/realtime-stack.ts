@@ -1,21 +1,20 @@
-import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BROADCAST_ROUTE_LIST } from '../../contracts/broadcast-routes';
 import { EnvNames } from '../../contracts/env-names';
 import { ServiceNames } from '../../contracts/telemetry-names';
 import { CLIENT_ACTIONS } from '../../contracts/protocol';
-import { CONNECTIONS_BY_TOPIC_INDEX } from '../../contracts/table-schema';
 import type { StageConfig } from '../config/stage-config';
 import { createAccessLog } from '../constructs/access-log';
+import { claimTtlMs, EventPublishing } from '../constructs/event-publishing';
+import { deliveryEnvironment, FanOutWorker } from '../constructs/fan-out-worker';
+import { grantInvoke, grantInvokeSelf, grantPostToConnection } from '../constructs/grants';
 import { HandlerFunction } from '../constructs/handler-function';
-import { acknowledgeWildcardResource } from '../constructs/nag-acknowledgement';
 import type { Identity } from '../constructs/identity';
 
 export interface RealtimeStackProps extends StackProps {
@@ -34,6 +33,9 @@ export const WEBSOCKET_TOKEN_IDENTITY_SOURCE = 'route.request.querystring.token'
 /** Always present on $connect; see the anonymous case in {@link RealtimeStack}. */
 export const WEBSOCKET_ANONYMOUS_IDENTITY_SOURCE = 'context.connectionId';
 
+/** HTTP API stops waiting for an integration after 30 s. */
+const BROADCAST_TIMEOUT = Duration.seconds(29);
+
 /**
  * The WebSocket API clients hold open, and the broadcast HTTP API that pushes messages to them. Both live
  * here because the broadcast needs the WebSocket stage's management endpoint and its grant.
@@ -49,9 +51,11 @@ export class RealtimeStack extends Stack {
   readonly messagesHandler: HandlerFunction;
   readonly broadcastHandler: HandlerFunction;
   /** Delivers one batch of a large broadcast per asynchronous invocation; see lambda/fan-out-worker. */
-  readonly fanOutWorker: HandlerFunction;
+  readonly fanOutWorker: FanOutWorker;
   /** Where worker batches that failed every retry end up (the worker's async on-failure destination). */
   readonly fanOutDeadLetterQueue: sqs.Queue;
+  /** The durable publishing path: the comments table's stream and its publisher. */
+  readonly eventPublishing: EventPublishing;
 
   constructor(scope: Construct, id: string, props: RealtimeStackProps) {
     const { stageConfig, connectionsTable, commentsTable, identity, ...stackProps } = props;
@@ -158,84 +162,50 @@ export class RealtimeStack extends Stack {
       accessLogSettings: webSocketAccessLog.settings,
     });
     this.messagesHandler.addEnvironment(EnvNames.managementEndpoint, this.webSocketStage.callbackUrl);
-    this.grantPostToConnection(this.messagesHandler);
+    grantPostToConnection(this.webSocketStage, this.messagesHandler);
 
-    // Both deliver with the same code: bounded concurrency, retries with backoff on throttles and 5xx.
-    const deliveryEnvironment = {
-      [EnvNames.managementEndpoint]: this.webSocketStage.callbackUrl,
-      [EnvNames.fanOutConcurrency]: String(stageConfig.fanOutConcurrency),
-      [EnvNames.fanOutMaxAttempts]: String(stageConfig.fanOutRetry.maxAttempts),
-      [EnvNames.fanOutRetryBaseMs]: String(stageConfig.fanOutRetry.baseMs),
-      [EnvNames.fanOutRetryMaxMs]: String(stageConfig.fanOutRetry.maxMs),
-    };
-
-    this.fanOutDeadLetterQueue = new sqs.Queue(this, 'FanOutDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // SQS's longest: time to inspect and redrive (each record's requestPayload is a worker event).
-      retentionPeriod: Duration.days(14),
-      removalPolicy: stageConfig.removalPolicy,
-    });
-    Validations.of(this.fanOutDeadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: the on-failure destination of the fan-out worker. Its ' +
-        'records are read by an operator (and redriven by invoking the worker), never by a consumer that ' +
-        'could fail them again, so a DLQ behind it would only ever stay empty.',
-    });
-
-    this.fanOutWorker = new HandlerFunction(this, 'FanOutWorkerHandler', {
-      entry: 'lambda/fan-out-worker/handler.ts',
-      serviceName: ServiceNames.fanOutWorker,
-      description: 'Delivers one batch of a large broadcast (asynchronous invocations by the broadcast)',
+    this.fanOutWorker = new FanOutWorker(this, 'FanOutWorker', {
       stageConfig,
-      // A batch takes a fraction of a second; retries of a throttled batch can take seconds.
-      timeout: Duration.seconds(60),
-      environment: {
-        ...deliveryEnvironment,
-        [EnvNames.fanOutMaxGenerations]: String(stageConfig.fanOutMaxGenerations),
-      },
-    }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete');
-    this.grantPostToConnection(this.fanOutWorker);
-    // Lambda retries a failed event twice, then hands it to the queue (the grant to send comes with it).
-    this.fanOutWorker.function.configureAsyncInvoke({
-      retryAttempts: 2,
-      onFailure: new destinations.SqsDestination(this.fanOutDeadLetterQueue),
+      connectionsTable,
+      webSocketStage: this.webSocketStage,
     });
-    // The worker hands the ids that still failed on to a new invocation of itself. A policy of its own:
-    // in the role's default policy, the function's ARN would make the function depend on itself.
-    new iam.Policy(this, 'FanOutWorkerHandOnPolicy', {
-      roles: [this.fanOutWorker.role],
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['lambda:InvokeFunction'],
-          resources: [this.fanOutWorker.function.functionArn],
-        }),
-      ],
-    });
+    this.fanOutDeadLetterQueue = this.fanOutWorker.deadLetterQueue;
 
     this.broadcastHandler = new HandlerFunction(this, 'BroadcastHandler', {
       entry: 'lambda/broadcast/handler.ts',
       serviceName: ServiceNames.broadcast,
-      description: 'Broadcast API: fan a message out to WebSocket connections; count connections',
+      description: 'Broadcast API: publish a message to WebSocket connections; count connections',
       stageConfig,
       // HTTP API stops waiting after 30 s. A large audience is only read and queued here, but a small one
       // is delivered inline, and a batch that cannot be queued too.
-      timeout: Duration.seconds(29),
+      timeout: BROADCAST_TIMEOUT,
       environment: {
-        ...deliveryEnvironment,
+        ...deliveryEnvironment(stageConfig, this.webSocketStage),
         [EnvNames.fanOutBatchSize]: String(stageConfig.fanOutBatchSize),
-        [EnvNames.fanOutWorkerFunctionName]: this.fanOutWorker.function.functionName,
+        [EnvNames.fanOutWorkerFunctionName]: this.fanOutWorker.handler.function.functionName,
+        [EnvNames.publishClaimTtlMs]: claimTtlMs(BROADCAST_TIMEOUT),
       },
-    }).bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete', {
-      indexes: [CONNECTIONS_BY_TOPIC_INDEX],
+    })
+      .bindTable(EnvNames.connectionsTable, connectionsTable, 'readDelete')
+      // The fast path reads the stored event it publishes and claims it on the post's publish cursor.
+      .bindTable(EnvNames.commentsTable, commentsTable, 'readUpdate');
+    grantPostToConnection(this.webSocketStage, this.broadcastHandler);
+    grantInvoke(this.broadcastHandler, this.fanOutWorker.handler);
+    // A broadcast accepted with `Prefer: respond-async` runs as an asynchronous invocation of this same
+    // function. It is only the fast path: one that fails is not retried (the stream publishes the event),
+    // and one that waited a minute in Lambda's queue is no longer fast.
+    grantInvokeSelf(this.broadcastHandler, 'SelfInvokePolicy');
+    this.broadcastHandler.function.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.seconds(60),
     });
-    this.grantPostToConnection(this.broadcastHandler);
-    // Exactly the worker's unqualified ARN: grantInvoke() would add `<arn>:*` (every version and alias).
-    iam.Grant.addToPrincipal({
-      grantee: this.broadcastHandler,
-      actions: ['lambda:InvokeFunction'],
-      resourceArns: [this.fanOutWorker.function.functionArn],
+
+    this.eventPublishing = new EventPublishing(this, 'EventPublishing', {
+      stageConfig,
+      commentsTable,
+      connectionsTable,
+      webSocketStage: this.webSocketStage,
+      fanOutWorker: this.fanOutWorker.handler,
     });
 
     // Callers sign with SigV4 and need execute-api:Invoke on the route: today only the comments API's
@@ -271,31 +241,5 @@ export class RealtimeStack extends Stack {
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
     new CfnOutput(this, 'WebSocketManagementEndpoint', { value: this.webSocketStage.callbackUrl });
     new CfnOutput(this, 'BroadcastUrl', { value: this.broadcastStage.url });
-  }
-
-  /**
-   * PostToConnection on this API's stage, and nothing else: not GetConnection or DeleteConnection (no
-   * function uses them), not another stage. WebSocketStage.grantManagementApiAccess() would allow every
-   * method (`/{stage}/*\/@connections/*`).
-   */
-  private grantPostToConnection(handler: HandlerFunction): void {
-    const { stageName } = this.webSocketStage;
-    const connectionsArn = this.formatArn({
-      service: 'execute-api',
-      resource: this.webSocketApi.apiId,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      resourceName: `${stageName}/POST/@connections/*`,
-    });
-    iam.Grant.addToPrincipal({
-      grantee: handler,
-      actions: ['execute-api:ManageConnections'],
-      resourceArns: [connectionsArn],
-    });
-    acknowledgeWildcardResource(
-      handler.role,
-      connectionsArn,
-      'Connection ids are assigned by API Gateway at run time, so PostToConnection cannot name them; ' +
-        `the grant is already limited to POST on the ${stageName} stage of this WebSocket API.`,
-    );
   }
 }

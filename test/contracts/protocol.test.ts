@@ -56,7 +56,25 @@ describe('parseClientMessage', () => {
     const result = parseClientMessage(raw);
 
     // Assess
-    expect(result).toEqual({ ok: false, error: { code, message: expect.any(String) } });
+    expect(result).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code, message: expect.any(String) }),
+    });
+  });
+
+  it.each([
+    ['a negative lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":-1}', 'p1'],
+    ['a string lastSeq', '{"action":"subscribe","postId":"p1","lastSeq":"4"}', 'p1'],
+    ['a forged cursor', '{"action":"listComments","postId":"p2","cursor":"a/b"}', 'p2'],
+    ['a postId with bad characters', '{"action":"subscribe","postId":"p 1","lastSeq":-1}', undefined],
+    ['an unknown action', '{"action":"shout","postId":"p1"}', undefined],
+  ])('names the post a refused message named, for %s', (_name, raw, postId) => {
+    // Act
+    const result = parseClientMessage(raw);
+
+    // Assess: a client with several requests in flight can tell which one was refused.
+    expect(result.ok).toBe(false);
+    expect(result.ok ? undefined : result.error.postId).toBe(postId);
   });
 
   it('rejects a message over MAX_CLIENT_MESSAGE_BYTES before parsing it', () => {

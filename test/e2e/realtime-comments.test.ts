@@ -91,7 +91,13 @@ describe('fan-out by post', () => {
     for (const client of [a1, a2]) {
       await expect(client.waitFor(isUpdated(comment.id, 'updated'))).resolves.toEqual({
         type: 'comment.updated',
-        data: { postId: postA, commentId: comment.id, action: 'updated' },
+        data: {
+          postId: postA,
+          commentId: comment.id,
+          action: 'updated',
+          // The comment as stored after the edit, so a client's view needs no second read.
+          comment: { ...comment, content: 'second draft', updatedAt: expect.any(String) },
+        },
         eventId: expect.any(String),
         seq: 2,
       });
@@ -141,12 +147,24 @@ describe('subscribing', () => {
     expect(await subscriberIds(db, target, post.id)).toEqual([]);
   });
 
-  it('answers ping with pong', async () => {
+  it('answers ping with pong, carrying the current seq of each subscribed post', async () => {
     const client = await connect();
+    const post = await api.createPost('heartbeat');
+    await api.createComment(post.id, 'one');
 
     client.send({ action: 'ping' });
+    await expect(client.waitFor((e) => e.type === 'pong')).resolves.toEqual({
+      type: 'pong',
+      data: { seqs: {} },
+    });
+    await client.subscribe(post.id);
+    client.events.length = 0;
+    client.send({ action: 'ping' });
 
-    await expect(client.waitFor((e) => e.type === 'pong')).resolves.toEqual({ type: 'pong' });
+    await expect(client.waitFor((e) => e.type === 'pong')).resolves.toEqual({
+      type: 'pong',
+      data: { seqs: { [post.id]: 1 } },
+    });
   });
 });
 

@@ -1,11 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { sleep } from '../../contracts/backoff';
-import {
-  CONNECTIONS_BY_TOPIC_INDEX,
-  connectionKeys,
-  connectionsTableSchema,
-} from '../../contracts/table-schema';
+import { connectionKeys, connectionsTableSchema } from '../../contracts/table-schema';
 import { readOutputsFile } from '../../local/launch/outputs-file';
 
 /**
@@ -89,7 +85,10 @@ export function documentClient(target: E2eTarget): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client);
 }
 
-/** Every row (connection and subscriptions) stored for one connection id. */
+/**
+ * Every row in one connection's own partition (`conn#<id>`): the connection and its subscriptions. Its
+ * subscriber and live-connection index rows live in other partitions.
+ */
 export async function connectionRows(
   client: DynamoDBDocumentClient,
   target: E2eTarget,
@@ -100,14 +99,17 @@ export async function connectionRows(
       TableName: target.connectionsTableName,
       KeyConditionExpression: '#pk = :id',
       ExpressionAttributeNames: { '#pk': connectionsTableSchema.partitionKey.name },
-      ExpressionAttributeValues: { ':id': connectionId },
+      ExpressionAttributeValues: { ':id': connectionKeys.connectionPartition(connectionId) },
       ConsistentRead: true,
     }),
   );
   return result.Items ?? [];
 }
 
-/** Connection ids subscribed to a post, read from the byTopic index as the fan-out reads them. */
+/**
+ * Connection ids subscribed to a post, read as the fan-out reads them: a strongly consistent Query of the
+ * base-table partition `subscribers#<postId>`, whose sort keys are the connection ids.
+ */
 export async function subscriberIds(
   client: DynamoDBDocumentClient,
   target: E2eTarget,
@@ -116,12 +118,13 @@ export async function subscriberIds(
   const result = await client.send(
     new QueryCommand({
       TableName: target.connectionsTableName,
-      IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-      KeyConditionExpression: 'topic = :topic',
-      ExpressionAttributeValues: { ':topic': connectionKeys.postTopic(postId) },
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': connectionsTableSchema.partitionKey.name },
+      ExpressionAttributeValues: { ':pk': connectionKeys.subscribersPartition(postId) },
+      ConsistentRead: true,
     }),
   );
-  return (result.Items ?? []).map((item) => String(item[connectionsTableSchema.partitionKey.name]));
+  return (result.Items ?? []).map((item) => String(item[connectionsTableSchema.sortKey.name]));
 }
 
 /** Polls until the check passes or the deadline is reached; for effects that land after a response. */

@@ -7,7 +7,7 @@ import { STAGE_NAMES, stageConfigs, type StageName } from '../../lib/config/stag
 import { ENTRY_METADATA_KEY } from '../../contracts/cfn-metadata';
 import { REPO_ROOT } from '../../lib/constructs/handler-function';
 import { synthStage, type StackPart } from './synth-stage';
-import { actionsOf, type PolicyStatement } from './template-queries';
+import { actionsOf, logicalIdOf, type PolicyStatement } from './template-queries';
 
 /** Asserts on declarations only; test/bin covers bundling the whole app. */
 const bundle: readonly StackPart[] = [];
@@ -46,13 +46,14 @@ describe('buildApp', () => {
   });
 
   it.each(STAGE_NAMES)(
-    'declares six %s functions, one per entry, each from an existing source file',
+    'declares seven %s functions, one per entry, each from an existing source file',
     (stage) => {
       const functions = resourcesOf(stage, 'AWS::Lambda::Function');
       const entries = functions.map((fn) => (fn.Metadata as Record<string, string>)[ENTRY_METADATA_KEY]);
       expect(entries.sort()).toEqual([
         'lambda/broadcast/handler.ts',
         'lambda/comments-api/handler.ts',
+        'lambda/event-publisher/handler.ts',
         'lambda/fan-out-worker/handler.ts',
         'lambda/websocket-authorizer/handler.ts',
         'lambda/websocket-connection/handler.ts',
@@ -78,8 +79,8 @@ describe('buildApp', () => {
     (stage) => {
       const config = stageConfigs[stage];
       const logGroups = resourcesOf(stage, 'AWS::Logs::LogGroup');
-      // Six functions, three API Gateway stages (WebSocket, broadcast, comments).
-      expect(logGroups).toHaveLength(9);
+      // Seven functions, three API Gateway stages (WebSocket, broadcast, comments).
+      expect(logGroups).toHaveLength(10);
       for (const logGroup of logGroups) {
         expect(logGroup).toMatchObject({
           Properties: { RetentionInDays: config.logRetention },
@@ -89,24 +90,37 @@ describe('buildApp', () => {
     },
   );
 
-  it('grants no wildcard actions, no managed policies, and no wildcard resource but connection ids and X-Ray', () => {
+  it('grants no wildcard actions, no managed policies, and no wildcard resource but connection ids, X-Ray and ListStreams', () => {
     for (const stage of STAGE_NAMES) {
-      const statements = resourcesOf(stage, 'AWS::IAM::Policy').flatMap(
-        (policy) =>
-          (policy.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
-            .Statement,
+      const publisherRole = logicalIdOf(
+        synthStage(stage, bundle).stacks.realtime.eventPublishing.handler.role,
       );
-      expect(statements.length).toBeGreaterThan(0);
-      for (const statement of statements) {
-        expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
-        if (statement.Resource === '*') {
-          // X-Ray's write actions take no resource (acknowledged in HandlerFunction), and come alone.
-          expect(actionsOf(statement).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
-          continue;
+      const policies = resourcesOf(stage, 'AWS::IAM::Policy').map(
+        (policy) =>
+          policy.Properties as {
+            PolicyDocument: { Statement: PolicyStatement[] };
+            Roles: { Ref?: string }[];
+          },
+      );
+      expect(policies.length).toBeGreaterThan(0);
+      for (const policy of policies) {
+        const isPublisher = policy.Roles.some((role) => role.Ref === publisherRole);
+        for (const statement of policy.PolicyDocument.Statement) {
+          expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
+          if (statement.Resource === '*') {
+            // X-Ray's write actions take no resource (acknowledged in HandlerFunction). The stream publisher's
+            // role also gets dynamodb:ListStreams on `*` from DynamoEventSource, in the same statement.
+            expect(actionsOf(statement).sort()).toEqual([
+              ...(isPublisher ? ['dynamodb:ListStreams'] : []),
+              'xray:PutTelemetryRecords',
+              'xray:PutTraceSegments',
+            ]);
+            continue;
+          }
+          // The one wildcard left is the connection id of PostToConnection (acknowledged, see nag.test.ts).
+          const wildcards = JSON.stringify(statement.Resource).match(/[^"]*\*[^"]*/g) ?? [];
+          expect(wildcards.filter((w) => w !== `/${stage}/POST/@connections/*`)).toEqual([]);
         }
-        // The one wildcard left is the connection id of PostToConnection (acknowledged, see nag.test.ts).
-        const wildcards = JSON.stringify(statement.Resource).match(/[^"]*\*[^"]*/g) ?? [];
-        expect(wildcards.filter((w) => w !== `/${stage}/POST/@connections/*`)).toEqual([]);
       }
       for (const role of resourcesOf(stage, 'AWS::IAM::Role')) {
         expect((role.Properties as Record<string, unknown>).ManagedPolicyArns).toBeUndefined();

@@ -96,14 +96,14 @@ describe('per stage', () => {
           seen.add(String(ref));
         }
       }
-      expect(functions).toBe(6);
+      expect(functions).toBe(7);
       // One log group per function, none shared.
       expect(seen.size).toBe(functions);
     });
 
     it('are each traced with X-Ray (active tracing)', () => {
       const functions = allOf(stage, 'AWS::Lambda::Function');
-      expect(functions).toHaveLength(6);
+      expect(functions).toHaveLength(7);
       for (const fn of functions) {
         expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       }

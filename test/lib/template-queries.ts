@@ -83,3 +83,24 @@ export function routesOf(template: Template, api: IApi): Record<string, string> 
   }
   return result;
 }
+
+/**
+ * How a stack refers to a value that another stack outputs (the app's cross-stack references are
+ * `Fn::GetStackOutput`): fails unless the producer's template has an output holding exactly `value`.
+ */
+export function importedOutput(producer: Stack, producerTemplate: Template, value: unknown): unknown {
+  const outputs = (producerTemplate.toJSON().Outputs ?? {}) as Record<string, { Value: unknown }>;
+  const matching = Object.keys(outputs).filter(
+    (name) => JSON.stringify(outputs[name]?.Value) === JSON.stringify(value),
+  );
+  if (matching.length !== 1) {
+    throw new Error(`${producer.stackName} has ${matching.length} outputs of ${JSON.stringify(value)}`);
+  }
+  return {
+    'Fn::GetStackOutput': {
+      StackName: producer.stackName,
+      Region: { Ref: 'AWS::Region' },
+      OutputName: matching[0],
+    },
+  };
+}

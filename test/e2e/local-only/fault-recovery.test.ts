@@ -12,7 +12,7 @@ import { connectionRows, documentClient, eventually, loadTarget, subscriberIds, 
 import { TestClient } from '../ws-client';
 
 /**
- * Issue 6's promises under the local stack's fault injection: stale connections are removed while the
+ * Delivery under the local stack's fault injection: stale connections are removed while the
  * rest are delivered; throttling loses nothing; a broadcast outage and an offline client are recovered
  * from the event log; a gateway crash mid-fan-out is survived by reconnecting clients.
  */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { CONNECTIONS_BY_TOPIC_INDEX, connectionKeys } from '../../../contracts/table-schema';
+import { connectionKeys, connectionsTableSchema } from '../../../contracts/table-schema';
 import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
 import { LocalIssuer } from '../../../local/auth/local-issuer';
 import { CommentsApiClient } from '../comments-api-client';
@@ -269,9 +269,10 @@ describe('malformed input', () => {
     const subscribers = await db.send(
       new QueryCommand({
         TableName: target.connectionsTableName,
-        IndexName: CONNECTIONS_BY_TOPIC_INDEX,
-        KeyConditionExpression: 'topic = :t',
-        ExpressionAttributeValues: { ':t': connectionKeys.postTopic(post.id) },
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': connectionsTableSchema.partitionKey.name },
+        ExpressionAttributeValues: { ':pk': connectionKeys.subscribersPartition(post.id) },
+        ConsistentRead: true,
       }),
     );
     expect(subscribers.Items).toEqual([]);

@@ -69,7 +69,8 @@ describe('HttpBroadcastClient', () => {
     // Assess
     const [, request] = requestOf(send);
     expect(request.method).toBe('POST');
-    expect(request.headers).toEqual({ 'content-type': 'application/json' });
+    // respond-async: the broadcast API answers once the publish is queued, whatever the audience.
+    expect(request.headers).toEqual({ 'content-type': 'application/json', prefer: 'respond-async' });
     expect(JSON.parse(request.body ?? '')).toEqual(created);
     expect(request.signal).toBeInstanceOf(AbortSignal);
     expect(info).toHaveBeenCalledWith('Broadcast sent', expect.objectContaining({ connectionCount: 2 }));
@@ -282,6 +283,7 @@ describe('HttpBroadcastClient correlation id', () => {
     // Assess
     expect(requestOf(send, 0)[1].headers).toEqual({
       'content-type': 'application/json',
+      prefer: 'respond-async',
       'x-correlation-id': 'corr-1',
     });
     expect(requestOf(send, 1)[1].headers).toEqual({
@@ -304,6 +306,6 @@ describe('HttpBroadcastClient correlation id', () => {
     await client.publish(created);
 
     // Assess
-    expect(Object.keys(requestOf(send)[1].headers)).toEqual(['content-type']);
+    expect(Object.keys(requestOf(send)[1].headers)).toEqual(['content-type', 'prefer']);
   });
 });

@@ -1,10 +1,21 @@
+import { IDEMPOTENCY_WINDOW_SECONDS } from '../../../contracts/idempotency';
 import {
   CommentService,
   MAX_BODY_LENGTH,
   MAX_COMMENT_LENGTH,
   MAX_TITLE_LENGTH,
 } from '../../../lambda/comments-api/comment-service';
-import { ForbiddenError, NotFoundError, ValidationError } from '../../../lambda/shared/errors';
+import { StoreBusyError } from '../../../lambda/shared/change-cancellation';
+import { encodeCursor } from '../../../lambda/shared/comment-cursor';
+import { SeqContentionError } from '../../../lambda/shared/comment-repository';
+import {
+  ForbiddenError,
+  NotFoundError,
+  ServiceUnavailableError,
+  UnprocessableEntityError,
+  ValidationError,
+} from '../../../lambda/shared/errors';
+import { metrics } from '../../../lambda/shared/telemetry';
 import { fixedTimeDependencies, InMemoryCommentRepository, RecordingPublisher } from './fixtures';
 
 /** Every stage keeps change events 24 hours (stage-config.ts). */
@@ -19,9 +30,10 @@ function setup(eventRetentionSeconds = STAGE_EVENT_RETENTION_SECONDS): {
   publisher: RecordingPublisher;
   advance: (ms: number) => void;
 } {
-  const repository = new InMemoryCommentRepository();
-  const publisher = new RecordingPublisher();
   const { clock, newId, advance } = fixedTimeDependencies();
+  // The store judges idempotency records by the same clock as the service stamps them with.
+  const repository = new InMemoryCommentRepository(() => Math.floor(clock().getTime() / 1000));
+  const publisher = new RecordingPublisher();
   const service = new CommentService({
     comments: repository,
     broadcaster: publisher,
@@ -32,6 +44,8 @@ function setup(eventRetentionSeconds = STAGE_EVENT_RETENTION_SECONDS): {
   });
   return { service, repository, publisher, advance };
 }
+
+afterEach(() => jest.restoreAllMocks());
 
 /** 2027-01-01T00:00:00Z, the fixed clock's start, in epoch seconds. */
 const START_SECONDS = Date.parse('2027-01-01T00:00:00.000Z') / 1000;
@@ -252,7 +266,7 @@ describe('CommentService', () => {
         comments: created.slice(0, 2),
         count: 2,
         // Every comment takes two ids: its own, then its event's.
-        nextCursor: 'ID0004',
+        nextCursor: encodeCursor('ID0004'),
       });
       expect(second).toEqual({ postId: post.id, comments: created.slice(2), count: 1 });
     });
@@ -318,7 +332,8 @@ describe('CommentService', () => {
       expect(publisher.events).toEqual([
         {
           type: 'comment.updated',
-          data: { postId, commentId, action: 'updated' },
+          // The comment as stored after the edit, so that clients need no second read to show it.
+          data: { postId, commentId, action: 'updated', comment: updated },
           eventId: expect.stringMatching(/^ID\d{4}$/),
           seq: 2,
         },
@@ -423,7 +438,15 @@ describe('CommentService', () => {
 
       // Assess
       expect(update).toHaveBeenCalledWith(
-        { postId, commentId, userId: 'bob', content: 'Edited', updatedAt: '2027-01-01T00:00:00.000Z' },
+        {
+          postId,
+          commentId,
+          userId: 'bob',
+          content: 'Edited',
+          updatedAt: '2027-01-01T00:00:00.000Z',
+          // The comment's own creation time, read by the ownership check: the event carries it.
+          createdAt: '2027-01-01T00:00:00.000Z',
+        },
         {
           eventId: expect.any(String),
           createdAt: '2027-01-01T00:00:00.000Z',
@@ -431,6 +454,218 @@ describe('CommentService', () => {
         },
       );
       expect(removal).toHaveBeenCalledWith({ postId, commentId, userId: 'bob' }, expect.any(Object));
+    });
+  });
+
+  describe('idempotent creates (Idempotency-Key)', () => {
+    const key = (fingerprint = 'fingerprint-of-the-request') => ({ key: 'key-0001', fingerprint });
+
+    it('answers a retry of a comment with the first answer, storing and publishing nothing more', async () => {
+      // Prepare
+      const { service, repository, publisher, advance } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const first = await service.createComment(bob, post.id, 'Hello', key());
+      advance(5_000);
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      const retry = await service.createComment(bob, post.id, 'Hello', key());
+
+      // Assess
+      expect(retry).toEqual(first);
+      expect(repository.comments.size).toBe(1);
+      expect(repository.events.get(post.id)).toHaveLength(1);
+      expect(publisher.events).toHaveLength(1);
+      expect(addMetric).toHaveBeenCalledWith('IdempotentReplays', 'Count', 1);
+    });
+
+    it('stores the record with the write: the user, the key, the fingerprint, the answer and a day to live', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const comment = await service.createComment(bob, post.id, 'Hello', key('fp-1'));
+
+      // Assess
+      expect(repository.idempotency.get('bob#key-0001')).toEqual({
+        userId: 'bob',
+        key: 'key-0001',
+        requestHash: 'fp-1',
+        result: JSON.stringify(comment),
+        expiresAt: START_SECONDS + IDEMPOTENCY_WINDOW_SECONDS,
+      });
+    });
+
+    it('refuses the same key with another request with 422, storing and publishing nothing', async () => {
+      // Prepare
+      const { service, repository, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      await service.createComment(bob, post.id, 'Hello', key('fp-hello'));
+
+      // Act
+      const attempt = service.createComment(bob, post.id, 'Something else', key('fp-something-else'));
+
+      // Assess
+      await expect(attempt).rejects.toThrow(UnprocessableEntityError);
+      await expect(attempt).rejects.toThrow(/already used for another request/);
+      expect(repository.comments.size).toBe(1);
+      expect(publisher.events).toHaveLength(1);
+    });
+
+    it('creates once for duplicates sent at the same time, and answers both alike', async () => {
+      // Prepare
+      const { service, repository, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      const answers = await Promise.all([
+        service.createComment(bob, post.id, 'Hello', key()),
+        service.createComment(bob, post.id, 'Hello', key()),
+        service.createComment(bob, post.id, 'Hello', key()),
+      ]);
+
+      // Assess
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+      expect(repository.comments.size).toBe(1);
+      expect(publisher.events).toHaveLength(1);
+    });
+
+    it('keeps keys per user: another user’s request under the same key is a request of its own', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const bobs = await service.createComment(bob, post.id, 'Hello', key());
+
+      // Act
+      const alices = await service.createComment(alice, post.id, 'Hello', key());
+
+      // Assess
+      expect(alices.id).not.toBe(bobs.id);
+      expect(alices.userId).toBe('alice');
+      expect(repository.comments.size).toBe(2);
+    });
+
+    it('frees a key once its day has passed: the same request then creates again', async () => {
+      // Prepare
+      const { service, repository, advance } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const first = await service.createComment(bob, post.id, 'Hello', key());
+      advance((IDEMPOTENCY_WINDOW_SECONDS + 1) * 1000);
+
+      // Act
+      const later = await service.createComment(bob, post.id, 'Hello', key());
+
+      // Assess
+      expect(later.id).not.toBe(first.id);
+      expect(repository.comments.size).toBe(2);
+    });
+
+    it('creates every time without a key', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+
+      // Act
+      await service.createComment(bob, post.id, 'Hello');
+      await service.createComment(bob, post.id, 'Hello');
+
+      // Assess
+      expect(repository.comments.size).toBe(2);
+      expect(repository.idempotency.size).toBe(0);
+    });
+
+    it('still refuses a missing post, even under a key used before', async () => {
+      // Prepare
+      const { service, publisher } = setup();
+
+      // Act
+      const attempt = service.createComment(bob, 'missing', 'Hello', key());
+
+      // Assess
+      await expect(attempt).rejects.toThrow(new NotFoundError('Post not found'));
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('answers a retry of a post with the first post, storing nothing more', async () => {
+      // Prepare
+      const { service, repository, advance } = setup();
+      const first = await service.createPost(alice, { title: 'Post', body: 'Body' }, key());
+      advance(1_000);
+
+      // Act
+      const retry = await service.createPost(alice, { title: 'Post', body: 'Body' }, key());
+
+      // Assess
+      expect(retry).toEqual(first);
+      expect(repository.posts.size).toBe(1);
+    });
+
+    it('refuses a post under a key used for another request with 422', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      await service.createPost(alice, { title: 'Post' }, key('fp-post'));
+
+      // Act
+      const attempt = service.createPost(alice, { title: 'Another' }, key('fp-another'));
+
+      // Assess
+      await expect(attempt).rejects.toThrow(UnprocessableEntityError);
+      expect(repository.posts.size).toBe(1);
+    });
+  });
+
+  describe('capacity refusals', () => {
+    it.each([
+      ['writers of the post kept it from its seq', new SeqContentionError('p1', 40, 5000)],
+      ['the table throttled it', new StoreBusyError()],
+    ])('answers 503 with a retry delay when %s, publishing nothing', async (_case, error) => {
+      // Prepare
+      const { service, repository, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      jest.spyOn(repository, 'createComment').mockRejectedValue(error);
+
+      // Act
+      const attempt = service.createComment(bob, post.id, 'Hello');
+
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ServiceUnavailableError);
+      await expect(attempt).rejects.toMatchObject({ statusCode: 503, retryAfterSeconds: 1 });
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('answers 503 for an edit or a deletion refused for capacity', async () => {
+      // Prepare
+      const { service, repository, publisher } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      const comment = await service.createComment(bob, post.id, 'Hello');
+      publisher.events.length = 0;
+      jest.spyOn(repository, 'updateComment').mockRejectedValue(new StoreBusyError());
+      jest.spyOn(repository, 'deleteComment').mockRejectedValue(new SeqContentionError(post.id, 9, 5000));
+
+      // Act
+      const update = service.updateComment(bob, post.id, comment.id, 'Edited');
+      const removal = service.deleteComment(bob, post.id, comment.id);
+
+      // Assess
+      await expect(update).rejects.toBeInstanceOf(ServiceUnavailableError);
+      await expect(removal).rejects.toBeInstanceOf(ServiceUnavailableError);
+      expect(publisher.events).toEqual([]);
+    });
+
+    it('lets any other failure of the store through as it is', async () => {
+      // Prepare
+      const { service, repository } = setup();
+      const post = await service.createPost(alice, { title: 'Post' });
+      jest.spyOn(repository, 'createComment').mockRejectedValue(new Error('table unavailable'));
+
+      // Act
+      const attempt = service.createComment(bob, post.id, 'Hello');
+
+      // Assess
+      await expect(attempt).rejects.toThrow('table unavailable');
+      await expect(attempt).rejects.not.toBeInstanceOf(ServiceUnavailableError);
     });
   });
 

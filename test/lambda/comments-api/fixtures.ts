@@ -9,9 +9,11 @@ import type {
   EventRange,
   EventStamp,
   ListCommentsOptions,
+  PostOutcome,
 } from '../../../lambda/shared/comment-repository';
-import { InvalidCursorError } from '../../../lambda/shared/comment-cursor';
+import { decodeCursor, encodeCursor } from '../../../lambda/shared/comment-cursor';
 import { toSequencedEvent } from '../../../lambda/shared/comment-items';
+import type { IdempotentWrite, StoredAnswer } from '../../../lambda/shared/idempotency-record';
 import type { CommentChangeEvent, Comment, Post, SequencedChangeEvent } from '../../../contracts/protocol';
 
 export interface RequestOptions {
@@ -100,10 +102,17 @@ export interface StoredEvent {
   expiresAt: number;
 }
 
+/** BatchGetItem's own limit, which getLastSeqs keeps to. */
+const MAX_BATCH_GET = 100;
+
 /**
- * CommentRepository in memory, with the DynamoDB adapter's contract: comments come back in id order
- * (ids are ULIDs), the cursor is the last id of a page, and every change appends its event with the
- * post's next seq (built by the adapter's own toSequencedEvent).
+ * CommentRepository in memory, with the DynamoDB adapter's contract: comments come back in id order (ids
+ * are ULIDs) behind the adapter's own opaque cursor; every post has a counter (lastSeq 0 from its
+ * creation) and every change takes the next seq and appends its event (built by the adapter's own
+ * toSequencedEvent), all at once or not at all. An idempotent write stores its record in the same step,
+ * and a key already held by an unexpired record refuses the whole write (keyUsed, with that record), as
+ * the adapter's transaction does. Each method checks and writes without
+ * yielding in between, so concurrent calls are as atomic as DynamoDB's transactions.
  */
 export class InMemoryCommentRepository implements CommentRepository {
   readonly posts = new Map<string, Post>();
@@ -111,9 +120,19 @@ export class InMemoryCommentRepository implements CommentRepository {
   readonly lastSeq = new Map<string, number>();
   /** Per post, in seq order. */
   readonly events = new Map<string, StoredEvent[]>();
+  /** Idempotency records by `userId#key`. */
+  readonly idempotency = new Map<string, IdempotentWrite>();
 
-  async createPost(post: Post): Promise<void> {
+  /** @param nowSeconds Epoch seconds, which judges whether an idempotency record has expired. */
+  constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
+
+  async createPost(post: Post, idempotent?: IdempotentWrite): Promise<PostOutcome> {
+    const previous = this.keyHolder(idempotent);
+    if (previous) return { ok: false, reason: 'keyUsed', previous };
     this.posts.set(post.id, post);
+    this.lastSeq.set(post.id, 0);
+    this.keep(idempotent);
+    return { ok: true };
   }
 
   async getPost(postId: string): Promise<Post | undefined> {
@@ -124,9 +143,27 @@ export class InMemoryCommentRepository implements CommentRepository {
     return this.posts.has(postId) ? (this.lastSeq.get(postId) ?? 0) : undefined;
   }
 
-  async createComment(comment: Comment, stamp: EventStamp): Promise<ChangeOutcome> {
+  async getLastSeqs(postIds: readonly string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(postIds)];
+    if (unique.length > MAX_BATCH_GET) throw new RangeError(`At most ${MAX_BATCH_GET} posts at once`);
+    const seqs = new Map<string, number>();
+    for (const postId of unique) {
+      if (this.posts.has(postId)) seqs.set(postId, this.lastSeq.get(postId) ?? 0);
+    }
+    return seqs;
+  }
+
+  async createComment(
+    comment: Comment,
+    stamp: EventStamp,
+    idempotent?: IdempotentWrite,
+  ): Promise<ChangeOutcome> {
+    // As the adapter: a post without a counter is refused before the transaction is tried.
     if (!this.posts.has(comment.postId)) return { ok: false, reason: 'postNotFound' };
+    const previous = this.keyHolder(idempotent);
+    if (previous) return { ok: false, reason: 'keyUsed', previous };
     this.comments.set(`${comment.postId}/${comment.id}`, comment);
+    this.keep(idempotent);
     return this.append(comment.postId, 'comment.created', { postId: comment.postId, comment }, stamp);
   }
 
@@ -135,23 +172,26 @@ export class InMemoryCommentRepository implements CommentRepository {
   }
 
   async listComments(postId: string, { limit, cursor }: ListCommentsOptions): Promise<CommentPage> {
-    if (cursor !== undefined && cursor.startsWith('!')) throw new InvalidCursorError();
+    // The adapter's own cursor: garbage is refused with InvalidCursorError, as it is there.
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const all = [...this.comments.values()]
-      .filter((comment) => comment.postId === postId && (cursor === undefined || comment.id > cursor))
+      .filter((comment) => comment.postId === postId && (after === undefined || comment.id > after))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
     const comments = all.slice(0, limit);
     const last = comments[comments.length - 1];
-    return all.length > limit && last ? { comments, nextCursor: last.id } : { comments };
+    return all.length > limit && last ? { comments, nextCursor: encodeCursor(last.id) } : { comments };
   }
 
   async updateComment(edit: CommentEdit, stamp: EventStamp): Promise<ChangeOutcome> {
-    const { postId, commentId, userId, content, updatedAt } = edit;
+    const { postId, commentId, userId, content, updatedAt, createdAt } = edit;
     const existing = this.comments.get(`${postId}/${commentId}`);
     if (!this.posts.has(postId)) return { ok: false, reason: 'postNotFound' };
     if (!existing) return { ok: false, reason: 'commentNotFound' };
     if (existing.userId !== userId) return { ok: false, reason: 'notAuthor' };
     this.comments.set(`${postId}/${commentId}`, { ...existing, content, updatedAt });
-    return this.append(postId, 'comment.updated', { postId, commentId, action: 'updated' }, stamp);
+    // As the adapter: the event carries the comment as it is after the edit, built from the edit itself.
+    const comment: Comment = { id: commentId, postId, userId, content, createdAt, updatedAt };
+    return this.append(postId, 'comment.updated', { postId, commentId, action: 'updated', comment }, stamp);
   }
 
   async deleteComment(removal: CommentRemoval, stamp: EventStamp): Promise<ChangeOutcome> {
@@ -164,6 +204,11 @@ export class InMemoryCommentRepository implements CommentRepository {
     return this.append(postId, 'comment.updated', { postId, commentId, action: 'deleted' }, stamp);
   }
 
+  /** As the adapter's consistent GetItem: the stored event, expired or not (TTL deletes it later). */
+  async getEvent(postId: string, seq: number): Promise<SequencedChangeEvent | undefined> {
+    return (this.events.get(postId) ?? []).find(({ event }) => event.seq === seq)?.event;
+  }
+
   async listEvents(
     postId: string,
     { afterSeq, throughSeq, now }: EventRange,
@@ -171,6 +216,18 @@ export class InMemoryCommentRepository implements CommentRepository {
     return (this.events.get(postId) ?? [])
       .filter(({ event, expiresAt }) => event.seq > afterSeq && event.seq <= throughSeq && expiresAt >= now)
       .map(({ event }) => event);
+  }
+
+  /** The record holding the write's key, unless it has expired (then the key is free again). */
+  private keyHolder(write: IdempotentWrite | undefined): StoredAnswer | undefined {
+    if (!write) return undefined;
+    const record = this.idempotency.get(`${write.userId}#${write.key}`);
+    if (!record || record.expiresAt < this.nowSeconds()) return undefined;
+    return { requestHash: record.requestHash, result: record.result };
+  }
+
+  private keep(write: IdempotentWrite | undefined): void {
+    if (write) this.idempotency.set(`${write.userId}#${write.key}`, write);
   }
 
   private append(postId: string, type: string, data: unknown, stamp: EventStamp): ChangeOutcome {

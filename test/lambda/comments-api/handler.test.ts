@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { IDEMPOTENCY_WINDOW_SECONDS } from '../../../contracts/idempotency';
 import { CommentsApiRoutes } from '../../../contracts/comments-api-routes';
 import { logger } from '../../../lambda/shared/telemetry';
 import { captureLogs } from '../fixtures/log-capture';
@@ -44,6 +46,7 @@ const post = {
   createdAt: '2027-01-01T00:00:00.000Z',
 };
 const postKey = { pk: `post#${POST_ID}`, sk: 'post' };
+const counterKey = { pk: `post#${POST_ID}`, sk: 'seq' };
 const storedComment = (id: string, content = `comment ${id}`): Record<string, string> => ({
   pk: `post#${POST_ID}`,
   sk: `comment#${id}`,
@@ -61,6 +64,7 @@ beforeEach(() => {
   ddb.reset();
   ddb.on(GetCommand).resolves({});
   ddb.on(GetCommand, { Key: postKey }).resolves({ Item: { ...postKey, ...post } });
+  ddb.on(GetCommand, { Key: counterKey }).resolves({ Item: { ...counterKey, lastSeq: 0 } });
   fetchMock = jest
     .spyOn(globalThis, 'fetch')
     .mockImplementation(async () => new Response('{"connectionCount":1}', { status: 200 }));
@@ -147,9 +151,9 @@ describe('correlation id', () => {
 
 describe('comments API handler', () => {
   describe('POST /api/v1/posts', () => {
-    it('creates a post by the acting user and answers 201 with it', async () => {
+    it('creates a post by the acting user, with its counter, and answers 201 with it', async () => {
       // Prepare
-      ddb.on(PutCommand).resolves({});
+      ddb.on(TransactWriteCommand).resolves({});
 
       // Act
       const result = await call(CommentsApiRoutes.createPost, {
@@ -167,9 +171,25 @@ describe('comments API handler', () => {
         userId: 'alice',
         createdAt: expect.stringMatching(ISO_TIMESTAMP),
       });
-      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-        TableName: TABLE,
-        Item: expect.objectContaining({ pk: `post#${String(created.id)}`, sk: 'post', title: 'First post' }),
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          {
+            Put: expect.objectContaining({
+              TableName: TABLE,
+              Item: expect.objectContaining({
+                pk: `post#${String(created.id)}`,
+                sk: 'post',
+                title: 'First post',
+              }),
+            }),
+          },
+          {
+            Put: expect.objectContaining({
+              TableName: TABLE,
+              Item: { pk: `post#${String(created.id)}`, sk: 'seq', lastSeq: 0 },
+            }),
+          },
+        ],
       });
     });
 
@@ -183,7 +203,7 @@ describe('comments API handler', () => {
       // Assess
       expect(result.statusCode).toBe(400);
       expect(jsonBody(result)).toEqual({ detail: '"title" is required' });
-      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+      expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
     });
   });
 
@@ -250,14 +270,15 @@ describe('comments API handler', () => {
       await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
 
       // Assess
-      expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: postKey, ConsistentRead: true });
+      expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: counterKey, ConsistentRead: true });
       expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
         TransactItems: [
           expect.objectContaining({
             Update: expect.objectContaining({
               TableName: TABLE,
-              Key: postKey,
-              ExpressionAttributeValues: { ':seq': 1 },
+              Key: counterKey,
+              ConditionExpression: '#lastSeq = :previous',
+              ExpressionAttributeValues: { ':seq': 1, ':previous': 0 },
             }),
           }),
           expect.objectContaining({
@@ -302,6 +323,8 @@ describe('comments API handler', () => {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
+          // Answered once the publish is queued: a write never waits for its fan-out.
+          prefer: 'respond-async',
           // The broadcast API is IAM-authorised: signed with the function's credentials (dummy in tests).
           authorization: expect.stringMatching(
             /^AWS4-HMAC-SHA256 Credential=dummy\/\d{8}\/us-east-1\/execute-api\/aws4_request, /,
@@ -314,6 +337,7 @@ describe('comments API handler', () => {
     it('answers 404 Post not found for an unknown post, and writes and broadcasts nothing', async () => {
       // Prepare
       ddb.on(GetCommand, { Key: postKey }).resolves({});
+      ddb.on(GetCommand, { Key: counterKey }).resolves({});
 
       // Act
       const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
@@ -328,8 +352,8 @@ describe('comments API handler', () => {
     it('answers 404 when the post disappears while the seq is being taken', async () => {
       // Prepare
       ddb
-        .on(GetCommand, { Key: postKey })
-        .resolvesOnce({ Item: { ...postKey, ...post } })
+        .on(GetCommand, { Key: counterKey })
+        .resolvesOnce({ Item: { ...counterKey, lastSeq: 0 } })
         .resolves({});
       ddb.on(TransactWriteCommand).rejects(
         new TransactionCanceledException({
@@ -350,7 +374,7 @@ describe('comments API handler', () => {
 
     it('takes the next seq after the post’s lastSeq', async () => {
       // Prepare
-      ddb.on(GetCommand, { Key: postKey }).resolves({ Item: { ...postKey, ...post, lastSeq: 41 } });
+      ddb.on(GetCommand, { Key: counterKey }).resolves({ Item: { ...counterKey, lastSeq: 41 } });
       ddb.on(TransactWriteCommand).resolves({});
 
       // Act
@@ -626,7 +650,7 @@ describe('comments API handler', () => {
       });
       expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
         TransactItems: [
-          expect.objectContaining({ Update: expect.objectContaining({ Key: postKey }) }),
+          expect.objectContaining({ Update: expect.objectContaining({ Key: counterKey }) }),
           expect.objectContaining({
             Update: expect.objectContaining({
               TableName: TABLE,
@@ -643,7 +667,8 @@ describe('comments API handler', () => {
       expect(broadcasts()).toEqual([
         {
           type: 'comment.updated',
-          data: { postId: POST_ID, commentId: 'C1', action: 'updated' },
+          // The comment as it is after the edit: what the answer holds, too.
+          data: { postId: POST_ID, commentId: 'C1', action: 'updated', comment: jsonBody(result) },
           eventId: expect.stringMatching(/^[0-9A-Z]{26}$/),
           seq: 1,
         },
@@ -742,6 +767,266 @@ describe('comments API handler', () => {
       // Assess
       expect([update.statusCode, removal.statusCode]).toEqual([401, 401]);
       expect(ddb.calls()).toHaveLength(0);
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    const KEY = '01JB3ZQ8V6K7Q2X9M4N5P6R7S8';
+    const route = CommentsApiRoutes.createComment;
+    const path = '/api/v1/posts/P1/comments';
+    const body = '{"content":"Hi"}';
+
+    /** A create of a comment on P1, as API Gateway hands it over, with the key. */
+    const keyed = (requestBody = body, key = KEY, headerName = 'idempotency-key'): RequestOptions => ({
+      ...commentRequest(requestBody),
+      headers: { [headerName]: key },
+    });
+
+    /** Sends the request with the raw path API Gateway reports for it. */
+    const send = (options: RequestOptions, rawPath = path): ReturnType<typeof handler> =>
+      handler({ ...httpEvent(route, options), rawPath });
+
+    /** sha256 of the route key, the raw path and the exact body, as the fingerprint is defined. */
+    const fingerprint = (requestBody: string, routeKey: string = route, rawPath = path): string =>
+      createHash('sha256').update(`${routeKey}\n${rawPath}\n`).update(requestBody).digest('base64url');
+
+    /** The record the transaction stored with the write: its fourth item. */
+    const storedRecord = (): Record<string, unknown> | undefined =>
+      ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[3]?.Put?.Item;
+
+    /** The write refused because the key is taken, with the record that holds it. */
+    const keyTaken = (requestHash: string, result: unknown): TransactionCanceledException =>
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [
+          { Code: 'None' },
+          { Code: 'None' },
+          { Code: 'None' },
+          {
+            Code: 'ConditionalCheckFailed',
+            Item: marshall({
+              pk: `idem#bob#${KEY}`,
+              sk: 'write',
+              requestHash,
+              result: JSON.stringify(result),
+            }),
+          },
+        ],
+      });
+
+    const firstAnswer = {
+      id: '01JB3ZQ8V6K7Q2X9M4N5P6R7AA',
+      content: 'Hi',
+      userId: 'bob',
+      createdAt: '2027-01-01T00:00:00.000Z',
+      postId: POST_ID,
+    };
+
+    it('stores the key’s record in the write’s own transaction, per user, with a fingerprint of the request', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+      const before = Math.floor(Date.now() / 1000);
+
+      // Act
+      const result = await send(keyed());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      const record = storedRecord();
+      expect(record).toEqual({
+        pk: `idem#bob#${KEY}`,
+        sk: 'write',
+        requestHash: fingerprint(body),
+        result: expect.any(String),
+        expiresAt: expect.any(Number),
+      });
+      // The answer to replay is the created comment, whatever order its fields are stored in.
+      expect(JSON.parse(String(record?.result))).toEqual(jsonBody(result));
+      expect(Number(record?.expiresAt) - before).toBeGreaterThanOrEqual(IDEMPOTENCY_WINDOW_SECONDS);
+      expect(Number(record?.expiresAt) - before).toBeLessThanOrEqual(IDEMPOTENCY_WINDOW_SECONDS + 5);
+    });
+
+    it('reads the header whatever its case', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await send(keyed(body, KEY, 'Idempotency-Key'));
+
+      // Assess
+      expect(storedRecord()).toMatchObject({ pk: `idem#bob#${KEY}` });
+    });
+
+    it('answers a retry with the first answer, 201, and broadcasts nothing again', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(keyTaken(fingerprint(body), firstAnswer));
+
+      // Act
+      const result = await send(keyed());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(jsonBody(result)).toEqual(firstAnswer);
+      expect(broadcasts()).toEqual([]);
+    });
+
+    it('reads the record when the refusal did not bring it back', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [
+            { Code: 'None' },
+            { Code: 'None' },
+            { Code: 'None' },
+            { Code: 'ConditionalCheckFailed' },
+          ],
+        }),
+      );
+      ddb
+        .on(GetCommand, { Key: { pk: `idem#bob#${KEY}`, sk: 'write' } })
+        .resolves({ Item: { requestHash: fingerprint(body), result: JSON.stringify(firstAnswer) } });
+
+      // Act
+      const result = await send(keyed());
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      expect(jsonBody(result)).toEqual(firstAnswer);
+      expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+        Key: { pk: `idem#bob#${KEY}`, sk: 'write' },
+        ConsistentRead: true,
+      });
+    });
+
+    it('answers 422 to the key with another body, and broadcasts nothing', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(keyTaken(fingerprint(body), firstAnswer));
+
+      // Act
+      const result = await send(keyed('{"content":"Something else"}'));
+
+      // Assess
+      expect(result.statusCode).toBe(422);
+      expect(jsonBody(result)).toEqual({ detail: expect.stringContaining('Idempotency-Key') });
+      expect(broadcasts()).toEqual([]);
+    });
+
+    it('fingerprints the bytes sent: the same JSON spelled otherwise is another request', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await send(keyed('{ "content": "Hi" }'));
+
+      // Assess
+      expect(storedRecord()?.requestHash).toBe(fingerprint('{ "content": "Hi" }'));
+      expect(storedRecord()?.requestHash).not.toBe(fingerprint(body));
+    });
+
+    it('fingerprints the path: the same body under the same key to another post is another request', async () => {
+      // Prepare
+      ddb.on(GetCommand, { Key: { pk: 'post#P2', sk: 'seq' } }).resolves({ Item: { lastSeq: 0 } });
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await send({ ...keyed(), pathParameters: { id: 'P2' } }, '/api/v1/posts/P2/comments');
+
+      // Assess
+      expect(storedRecord()?.requestHash).toBe(fingerprint(body, route, '/api/v1/posts/P2/comments'));
+      expect(storedRecord()?.requestHash).not.toBe(fingerprint(body));
+    });
+
+    it('keys a post the same way', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+      const postBody = '{"title":"First post"}';
+
+      // Act
+      const result = await call(CommentsApiRoutes.createPost, {
+        claims: tokenClaims('alice'),
+        headers: { 'idempotency-key': KEY },
+        body: postBody,
+      });
+
+      // Assess
+      expect(result.statusCode).toBe(201);
+      const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+      expect(items).toHaveLength(3);
+      expect(items[2]?.Put?.Item).toMatchObject({
+        pk: `idem#alice#${KEY}`,
+        requestHash: fingerprint(postBody, CommentsApiRoutes.createPost, '/api/v1/posts'),
+      });
+    });
+
+    it.each([
+      ['too short', 'abc1234'],
+      ['too long', 'k'.repeat(129)],
+      ['with a space', 'two words here'],
+      ['with a key delimiter', 'key#with#hash'],
+      ['empty', ''],
+      ['with a control character', 'key\u0000value'],
+    ])('answers 400 to a key %s, writing nothing', async (_name, key) => {
+      // Act
+      const result = await send(keyed(body, key));
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: expect.stringContaining('Idempotency-Key') });
+      expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('writes no record without the header', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await send(commentRequest(body));
+
+      // Assess
+      expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems).toHaveLength(3);
+    });
+  });
+
+  describe('capacity', () => {
+    it('answers 503 with Retry-After, and broadcasts nothing, when the table throttles the write', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }, { Code: 'None' }],
+        }),
+      );
+
+      // Act
+      const result = await call(CommentsApiRoutes.createComment, commentRequest({ content: 'Hi' }));
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(result.headers).toMatchObject({ 'retry-after': '1' });
+      expect(jsonBody(result)).toEqual({ detail: expect.any(String) });
+      expect(fetchMock).not.toHaveBeenCalled();
+    });
+
+    it('answers 503 with Retry-After, not 500, when a read is throttled', async () => {
+      // Prepare
+      ddb.on(GetCommand, { Key: postKey }).rejects(
+        Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+          name: 'ProvisionedThroughputExceededException',
+        }),
+      );
+
+      // Act
+      const result = await call(CommentsApiRoutes.getPost, { pathParameters: { id: POST_ID } });
+
+      // Assess
+      expect(result.statusCode).toBe(503);
+      expect(result.headers).toMatchObject({ 'retry-after': '1' });
+      expect(jsonBody(result)).toEqual({ detail: 'The service is busy; try again in a moment' });
     });
   });
 

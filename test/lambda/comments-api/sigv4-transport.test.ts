@@ -211,7 +211,7 @@ describe('createSigV4Transport', () => {
     if (!request) throw new Error('nothing was sent');
     expect(request.headers['x-correlation-id']).toBe('corr-123');
     expect(request.headers.authorization).toContain(
-      'SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-correlation-id,',
+      'SignedHeaders=content-type;host;prefer;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-correlation-id,',
     );
     const signature = /Signature=([0-9a-f]{64})$/.exec(request.headers.authorization ?? '')?.[1];
     expect(signature).toBe(expectedSignature(url, request, credentials.secretAccessKey));

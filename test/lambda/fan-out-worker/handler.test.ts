@@ -15,6 +15,7 @@ import {
   type FanOutBatch,
 } from '../../../lambda/fan-out/fan-out-batch';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
+import { connectionShard } from '../../../contracts/table-schema';
 import { captureLogs } from '../fixtures/log-capture';
 
 type HandlerModule = typeof import('../../../lambda/fan-out-worker/handler');
@@ -101,18 +102,23 @@ describe('fan-out worker handler', () => {
     api
       .on(PostToConnectionCommand, { ConnectionId: 'b' })
       .rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
-    ddb.on(QueryCommand).resolves({ Items: [{ sk: 'connection' }, { sk: 'sub#p1' }] });
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'conn#b', ':prefix': 'sub#' } })
+      .resolves({ Items: [{ sk: 'sub#p1' }] });
 
     // Act
     const summary = await handler(batchOf(['a', 'b']));
 
     // Assess
     expect(summary).toMatchObject({ delivered: 1, stale: 1, failed: 0 });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: TABLE, ConsistentRead: true });
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: {
         [TABLE]: [
-          { DeleteRequest: { Key: { connectionId: 'b', sk: 'connection' } } },
-          { DeleteRequest: { Key: { connectionId: 'b', sk: 'sub#p1' } } },
+          { DeleteRequest: { Key: { pk: 'conn#b', sk: 'connection' } } },
+          { DeleteRequest: { Key: { pk: 'conn#b', sk: 'sub#p1' } } },
+          { DeleteRequest: { Key: { pk: 'subscribers#p1', sk: 'b' } } },
+          { DeleteRequest: { Key: { pk: `connections#${connectionShard('b')}`, sk: 'b' } } },
         ],
       },
     });

@@ -1,4 +1,4 @@
-import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/broadcast/broadcast-service';
+import { BroadcastService, type BroadcastServiceOptions } from '../../../lambda/fan-out/broadcast-service';
 import type { FanOutBatch, FanOutDispatcher } from '../../../lambda/fan-out/fan-out-batch';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
 import type { ConnectionAudience } from '../../../lambda/shared/connection-repository';
@@ -37,19 +37,28 @@ function fakeNotifier(
   };
 }
 
-/** Records every batch queued, in order; `fail` names batches (by number) whose queuing fails. */
-function fakeDispatcher(log: string[], fail: number[] = []): FanOutDispatcher & { batches: FanOutBatch[] } {
+/**
+ * Records every batch queued, in order. `fail` names the batches (by number) whose queuing fails, or
+ * says which ones do.
+ */
+function fakeDispatcher(
+  log: string[],
+  fail: number[] | ((batch: FanOutBatch) => boolean) = [],
+): FanOutDispatcher & { batches: FanOutBatch[] } {
   const batches: FanOutBatch[] = [];
+  const fails = typeof fail === 'function' ? fail : (batch: FanOutBatch) => fail.includes(batch.batch);
   return {
     batches,
     dispatch: async (batch: FanOutBatch) => {
       log.push(`queue batch ${batch.batch} (${batch.connectionIds.length})`);
-      if (fail.includes(batch.batch))
-        throw Object.assign(new Error('rate exceeded'), { name: 'TooManyRequests' });
+      if (fails(batch)) throw Object.assign(new Error('rate exceeded'), { name: 'TooManyRequests' });
       batches.push(batch);
     },
   };
 }
+
+const throttled: DeliveryResult = { outcome: 'failed', error: new Error('throttled'), retryable: true };
+const forbidden: DeliveryResult = { outcome: 'failed', error: new Error('forbidden'), retryable: false };
 
 const ids = (prefix: string, count: number): string[] =>
   Array.from({ length: count }, (_, i) => `${prefix}${i}`);
@@ -95,6 +104,7 @@ describe('BroadcastService', () => {
         failed: 0,
         queued: 0,
         batches: 0,
+        handedOn: 0,
       });
     });
 
@@ -133,7 +143,115 @@ describe('BroadcastService', () => {
       const summary = await service([], []).broadcast({ type: 'comment.created', data: { postId: 'quiet' } });
 
       // Assess
-      expect(summary).toMatchObject({ connectionCount: 0, delivered: 0, queued: 0, batches: 0 });
+      expect(summary).toMatchObject({ connectionCount: 0, delivered: 0, queued: 0, batches: 0, handedOn: 0 });
+    });
+  });
+
+  describe('connections an inline delivery could not reach', () => {
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    const envelope = { type: 'comment.created', data: { postId: 'p1' }, eventId: 'e1', seq: 4 };
+
+    it('hands the ones whose failure may pass to a worker, as generation 2 of batch 1, after its own retries', async () => {
+      // Prepare
+      const log: string[] = [];
+      const dispatcher = fakeDispatcher(log);
+      const notifier = fakeNotifier(log, { b: throttled, c: forbidden });
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      const summary = await service([['a', 'b', 'c']], log, { notifier, dispatcher }).broadcast(envelope, {
+        correlationId: 'corr-1',
+      });
+
+      // Assess
+      expect(log.filter((line) => line === 'send b')).toHaveLength(3);
+      expect(dispatcher.batches).toEqual([
+        {
+          broadcastId: 'b-1',
+          correlationId: 'corr-1',
+          envelope,
+          batch: 1,
+          generation: 2,
+          connectionIds: ['b'],
+        },
+      ]);
+      expect(summary).toEqual({
+        broadcastId: 'b-1',
+        connectionCount: 3,
+        delivered: 1,
+        stale: 0,
+        retried: 2,
+        failed: 2,
+        queued: 0,
+        batches: 0,
+        handedOn: 1,
+      });
+      expect(addMetric).toHaveBeenCalledWith('FanOutBatchesHandedOn', 'Count', 1);
+    });
+
+    it('hands nothing on when every failure is for good (403, 413)', async () => {
+      // Prepare
+      const dispatcher = fakeDispatcher([]);
+      const notifier = fakeNotifier([], { a: forbidden });
+
+      // Act
+      const summary = await service([['a', 'b']], [], { notifier, dispatcher }).broadcast(envelope);
+
+      // Assess
+      expect(dispatcher.batches).toEqual([]);
+      expect(summary).toMatchObject({ delivered: 1, failed: 1, handedOn: 0 });
+    });
+
+    it('still answers when they cannot be handed on, counting the loss and reporting none handed on', async () => {
+      // Prepare
+      const dispatcher = fakeDispatcher([], [1]);
+      const notifier = fakeNotifier([], { a: throttled });
+      const addMetric = jest.spyOn(metrics, 'addMetric');
+
+      // Act
+      const summary = await service([['a', 'b']], [], { notifier, dispatcher }).broadcast(envelope);
+
+      // Assess
+      expect(summary).toMatchObject({ connectionCount: 2, delivered: 1, failed: 1, handedOn: 0 });
+      expect(addMetric).toHaveBeenCalledWith('FanOutHandOnFailures', 'Count', 1);
+      expect(addMetric.mock.calls.map(([name]) => name)).not.toContain('FanOutBatchesHandedOn');
+    });
+
+    it('hands on what a batch it had to deliver itself missed, under that batch’s number', async () => {
+      // Prepare
+      const dispatcher = fakeDispatcher([], (batch) => batch.batch === 2 && batch.generation === 1);
+      const notifier = fakeNotifier([], { a4: throttled });
+
+      // Act
+      const summary = await service([ids('a', 7)], [], {
+        notifier,
+        dispatcher,
+        dispatchConcurrency: 1,
+      }).broadcast(envelope);
+
+      // Assess
+      expect(
+        dispatcher.batches.map(({ batch, generation, connectionIds }) => ({
+          batch,
+          generation,
+          connectionIds,
+        })),
+      ).toEqual([
+        { batch: 1, generation: 1, connectionIds: ['a0', 'a1', 'a2'] },
+        { batch: 2, generation: 2, connectionIds: ['a4'] },
+        { batch: 3, generation: 1, connectionIds: ['a6'] },
+      ]);
+      expect(summary).toMatchObject({
+        connectionCount: 7,
+        delivered: 2,
+        failed: 1,
+        queued: 4,
+        batches: 2,
+        handedOn: 1,
+      });
     });
   });
 
@@ -160,6 +278,7 @@ describe('BroadcastService', () => {
         failed: 0,
         queued: 8,
         batches: 3,
+        handedOn: 0,
       });
       expect(dispatcher.batches).toEqual([
         { broadcastId: 'b-1', batch: 1, generation: 1, envelope, connectionIds: ['a0', 'a1', 'b0'] },

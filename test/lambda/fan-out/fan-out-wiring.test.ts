@@ -1,5 +1,8 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { CONNECTION_INDEX_SHARDS } from '../../../contracts/table-schema';
 import { fanOutWiringFromEnv } from '../../../lambda/fan-out/fan-out-wiring';
 import { DynamoConnectionAudience } from '../../../lambda/shared/connection-repository';
 import { ManagementApiNotifier } from '../../../lambda/shared/connection-notifier';
@@ -53,6 +56,26 @@ describe('fanOutWiringFromEnv', () => {
       FunctionName: functionName,
       InvocationType: 'Event',
     });
+  });
+
+  it('reads the audience through the document client it is given, when it is given one', async () => {
+    // Prepare
+    const shared = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const sharedStub = mockClient(shared);
+    sharedStub.on(QueryCommand).resolves({ Count: 2 });
+
+    // Act
+    const count = await fanOutWiringFromEnv(
+      'FAN_OUT_WORKER_FUNCTION_NAME',
+      ENV,
+      shared,
+    ).connections.countConnections();
+
+    // Assess
+    expect(count).toBe(2 * CONNECTION_INDEX_SHARDS);
+    expect(sharedStub).toHaveReceivedCommandTimes(QueryCommand, CONNECTION_INDEX_SHARDS);
+    expect(sharedStub).toHaveReceivedCommandWith(QueryCommand, { TableName: 'connections-test' });
+    sharedStub.restore();
   });
 
   it.each([

@@ -86,6 +86,7 @@ beforeEach(() => {
   ddb.reset();
   ddb.on(GetCommand).resolves({});
   ddb.on(GetCommand, { Key: { pk: `post#${POST_ID}`, sk: 'post' } }).resolves({ Item: postItem });
+  ddb.on(GetCommand, { Key: { pk: `post#${POST_ID}`, sk: 'seq' } }).resolves({ Item: { lastSeq: 0 } });
   ddb.on(GetCommand, { Key: { pk: `post#${POST_ID}`, sk: 'comment#C1' } }).resolves({ Item: aliceComment });
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(PutCommand).resolves({});
@@ -163,9 +164,23 @@ describe('comments API: the actor is the verified token’s sub, and only that',
     // Assess
     expect(result.statusCode).toBe(201);
     expect(jsonBody(result)).toMatchObject({ userId: 'bob' });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      Item: expect.objectContaining({ userId: 'bob', title: 'Mine' }),
+    const put = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+    expect(put).toMatchObject({ sk: 'post', userId: 'bob', title: 'Mine' });
+  });
+
+  it('files an Idempotency-Key under the token’s sub, so no one can replay another user’s answer', async () => {
+    // Act
+    const result = await call(CommentsApiRoutes.createComment, {
+      pathParameters: onPost,
+      claims: tokenClaims('bob'),
+      headers: { 'x-user-id': 'alice', 'idempotency-key': 'shared-key-123' },
+      body: JSON.stringify({ content: 'Hi', userId: 'alice' }),
     });
+
+    // Assess
+    expect(result.statusCode).toBe(201);
+    const record = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[3]?.Put?.Item;
+    expect(record).toMatchObject({ pk: 'idem#bob#shared-key-123', sk: 'write' });
   });
 
   it.each<[string, string, RequestOptions]>([
@@ -334,9 +349,10 @@ describe('WebSocket $connect authorizer, against a JWKS served over HTTP', () =>
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+    const row = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put;
+    expect(row).toMatchObject({
       TableName: 'connections-test',
-      Item: expect.objectContaining({ connectionId: 'conn-1', sk: 'connection', userId: 'user-45' }),
+      Item: { pk: 'conn#conn-1', sk: 'connection', connectionId: 'conn-1', userId: 'user-45' },
     });
   });
 });

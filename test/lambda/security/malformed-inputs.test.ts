@@ -2,6 +2,7 @@ import {
   ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -31,6 +32,7 @@ type AuthorizerModule = typeof import('../../../lambda/websocket-authorizer/hand
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
+const lambda = mockClient(LambdaClient);
 
 let comments: CommentsModule['handler'];
 let messages: MessagesModule['handler'];
@@ -44,6 +46,9 @@ beforeAll(() => {
     BROADCAST_URL: 'https://broadcast.example.test/dev',
     WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://ws.execute-api.us-east-1.amazonaws.com/dev',
     FAN_OUT_WORKER_FUNCTION_NAME: 'fan-out-worker-test',
+    // Set by the stack from the broadcast function's timeout, and by Lambda itself.
+    PUBLISH_CLAIM_TTL_MS: '30000',
+    AWS_LAMBDA_FUNCTION_NAME: 'broadcast-test',
     // Never contacted: every token below is refused before a key is needed.
     AUTH_ISSUER: 'https://issuer.example.test',
     AUTH_AUDIENCE: 'comments-client',
@@ -55,9 +60,15 @@ beforeAll(() => {
   authorizer = jest.requireActual<AuthorizerModule>('../../../lambda/websocket-authorizer/handler').handler;
 });
 
+afterAll(() => {
+  delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+});
+
 beforeEach(() => {
   ddb.reset();
   api.reset();
+  lambda.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   // Every read finds something, so a refusal can only come from validation.
   ddb.on(GetCommand).resolves({
     Item: { id: 'P1', postId: 'P1', title: 't', body: '', userId: 'bob', content: 'c', createdAt: 'x' },
@@ -359,6 +370,34 @@ describe('comments API', () => {
       400,
       'postId must match',
     ],
+    // Idempotency keys: a key is stored for a day and ends up in a table key, so only safe tokens pass
+    ...(
+      [
+        ['an Idempotency-Key of 7 characters', 'abc1234'],
+        ['an Idempotency-Key of 129 characters', 'k'.repeat(129)],
+        ['an empty Idempotency-Key', ''],
+        ['an Idempotency-Key with a space', 'key with space'],
+        ['an Idempotency-Key with a key delimiter', 'key#idem#alice'],
+        ['an Idempotency-Key with a NUL', 'key\u0000000000'],
+        ['an Idempotency-Key of non-ASCII letters', 'ключключключ'],
+        ['an Idempotency-Key that is JSON', '{"key":"12345678"}'],
+      ] as const
+    ).flatMap(([name, key]): Case[] => [
+      [
+        `${name} on a comment`,
+        CommentsApiRoutes.createComment,
+        { ...createComment(json({ content: 'c' })), headers: { 'idempotency-key': key } },
+        400,
+        'Idempotency-Key must be',
+      ],
+      [
+        `${name} on a post`,
+        CommentsApiRoutes.createPost,
+        { ...createPost(json({ title: 't' })), headers: { 'Idempotency-Key': key } },
+        400,
+        'Idempotency-Key must be',
+      ],
+    ]),
   ])('refuses %s with a clear 4xx and writes nothing', async (_name, route, request, status, detail) => {
     // Act
     const result = await comments(httpEvent(route, request));
@@ -369,6 +408,35 @@ describe('comments API', () => {
     expect(writesSent(ddb)).toEqual([]);
     expect(fetch).not.toHaveBeenCalled();
   });
+
+  it.each([
+    ['a lone continuation byte', [0x80]],
+    ['a truncated two-byte sequence', [0x7b, 0x22, 0xc3]],
+    ['an overlong encoding of "/"', [0xc0, 0xaf]],
+    ['a byte that never occurs in UTF-8', [0xff, 0xfe]],
+    ['an encoded lone surrogate', [0xed, 0xa0, 0x80]],
+  ])(
+    'refuses a base64-encoded body that is not valid UTF-8 (%s) with 400, rather than storing U+FFFD',
+    async (_name, bytes) => {
+      // Prepare: the invalid bytes inside an otherwise valid JSON string.
+      const event = httpEvent(CommentsApiRoutes.createComment, createComment(''));
+      event.body = Buffer.concat([
+        Buffer.from('{"content":"a'),
+        Buffer.from(bytes),
+        Buffer.from('b"}'),
+      ]).toString('base64');
+      event.isBase64Encoded = true;
+
+      // Act
+      const result = await comments(event);
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(jsonBody(result)).toEqual({ detail: 'Request body is not valid UTF-8' });
+      expect(writesSent(ddb)).toEqual([]);
+      expect(fetch).not.toHaveBeenCalled();
+    },
+  );
 
   it('answers a base64-encoded body that is not JSON with 400', async () => {
     // Prepare
@@ -439,6 +507,25 @@ describe('WebSocket messages', () => {
       ErrorCodes.invalidPostId,
     ],
     ['an empty postId', json({ action: 'unsubscribe', postId: '' }), ErrorCodes.invalidPostId],
+    ['listComments without a postId', json({ action: 'listComments' }), ErrorCodes.invalidPostId],
+    [
+      'a cursor with characters no cursor has',
+      json({ action: 'listComments', postId: 'p1', cursor: 'c1#sub' }),
+      ErrorCodes.invalidCursor,
+    ],
+    [
+      'a cursor of 129 characters',
+      json({ action: 'listComments', postId: 'p1', cursor: 'A'.repeat(129) }),
+      ErrorCodes.invalidCursor,
+    ],
+    ['an empty cursor', json({ action: 'listComments', postId: 'p1', cursor: '' }), ErrorCodes.invalidCursor],
+    ['cursor: 5', json({ action: 'listComments', postId: 'p1', cursor: 5 }), ErrorCodes.invalidCursor],
+    ['cursor: null', json({ action: 'listComments', postId: 'p1', cursor: null }), ErrorCodes.invalidCursor],
+    [
+      'cursor: {}',
+      json({ action: 'listComments', postId: 'p1', cursor: { pk: 'post#p2' } }),
+      ErrorCodes.invalidCursor,
+    ],
     [
       'a frame one byte over the limit',
       frameOfBytes(MAX_CLIENT_MESSAGE_BYTES + 1),
@@ -463,8 +550,39 @@ describe('WebSocket messages', () => {
       .map(({ args: [command] }) =>
         JSON.parse(Buffer.from(command.input.Data as Uint8Array).toString('utf8')),
       );
-    expect(replies).toEqual([{ type: 'error', data: { code, message: expect.any(String) } }]);
+    // Refusals of a cursor or lastSeq that came with a valid post name that post; nothing else does.
+    const named = code === ErrorCodes.invalidCursor || code === ErrorCodes.invalidLastSeq;
+    expect(replies).toEqual([
+      { type: 'error', data: { code, message: expect.any(String), ...(named ? { postId: 'p1' } : {}) } },
+    ]);
   });
+
+  it.each([
+    ['a key of another partition', Buffer.from('x#y', 'utf8').toString('base64url')],
+    ['bytes that are no id', Buffer.from([0xff, 0x00, 0x2f]).toString('base64url')],
+    ['an id of 65 characters', Buffer.from('c'.repeat(65), 'utf8').toString('base64url')],
+  ])(
+    'answers a listComments cursor the server never sent (%s) with INVALID_CURSOR, reading no comment',
+    async (_name, cursor) => {
+      // Act
+      await messages(frame(json({ action: 'listComments', postId: 'P1', cursor })));
+
+      // Assess
+      expect(writesSent(ddb)).toEqual([]);
+      expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+      const replies = api
+        .commandCalls(PostToConnectionCommand)
+        .map(({ args: [command] }) =>
+          JSON.parse(Buffer.from(command.input.Data as Uint8Array).toString('utf8')),
+        );
+      expect(replies).toEqual([
+        {
+          type: 'error',
+          data: { code: ErrorCodes.invalidCursor, message: expect.any(String), postId: 'P1' },
+        },
+      ]);
+    },
+  );
 
   it('checks the size of a binary (base64) frame after decoding it', async () => {
     // Prepare
@@ -492,19 +610,23 @@ describe('WebSocket messages', () => {
 
     // Assess
     expect(Buffer.byteLength(body)).toBe(MAX_CLIENT_MESSAGE_BYTES);
+    expect(writesSent(ddb)).toEqual([]);
     const [reply] = api.commandCalls(PostToConnectionCommand);
-    expect(Buffer.from(reply?.args[0].input.Data as Uint8Array).toString('utf8')).toBe('{"type":"pong"}');
+    // A pong, with the seqs of the posts the connection follows (none here).
+    expect(Buffer.from(reply?.args[0].input.Data as Uint8Array).toString('utf8')).toBe(
+      '{"type":"pong","data":{"seqs":{}}}',
+    );
   });
 });
 
 describe('broadcast API', () => {
-  const post = (body: string | undefined) =>
+  const post = (body: string | undefined, headers: Record<string, string> = {}) =>
     broadcast({
       version: '2.0',
       routeKey: 'POST /broadcast/comments',
       rawPath: '/broadcast/comments',
       rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       isBase64Encoded: false,
       body,
       requestContext: {
@@ -541,21 +663,53 @@ describe('broadcast API', () => {
     ['data: "x"', json({ type: 'comment.created', data: 'x' }), 400],
     ['data.postId: 5', json({ type: 'comment.created', data: { postId: 5 } }), 400],
     ['a data.postId with a key delimiter', json({ type: 'comment.created', data: { postId: 'p#1' } }), 400],
+    ['an eventId with a key delimiter', json({ type: 'comment.created', eventId: 'e#1', seq: 1 }), 400],
+    ['an eventId: 7', json({ type: 'comment.created', eventId: 7, seq: 1 }), 400],
+    ['seq: 0', json({ type: 'comment.created', data: { postId: 'p1' }, eventId: 'e1', seq: 0 }), 400],
+    ['seq: 1.5', json({ type: 'comment.created', data: { postId: 'p1' }, eventId: 'e1', seq: 1.5 }), 400],
+    ['seq: "7"', json({ type: 'comment.created', data: { postId: 'p1' }, eventId: 'e1', seq: '7' }), 400],
+    [
+      'a seq beyond 2^53',
+      '{"type":"comment.created","data":{"postId":"p1"},"eventId":"e1","seq":9007199254740993}',
+      400,
+    ],
     [
       'a body over 128 KB',
       json({ type: 'comment.created', data: { postId: 'p1', pad: 'x'.repeat(MAX_BROADCAST_BYTES) } }),
       413,
     ],
-  ])('answers %s with a %i and pushes and writes nothing', async (_name, body, status) => {
+  ])('answers %s with a %i and pushes, writes and queues nothing', async (_name, body, status) => {
     // Act
-    const response = await post(body);
+    const responses = [await post(body), await post(body, { prefer: 'respond-async' })];
 
     // Assess
-    expect(response.statusCode).toBe(status);
-    expect(typeof (JSON.parse(String(response.body)) as { detail: unknown }).detail).toBe('string');
+    for (const response of responses as { statusCode?: number; body?: string }[]) {
+      expect(response.statusCode).toBe(status);
+      expect(typeof (JSON.parse(String(response.body)) as { detail: unknown }).detail).toBe('string');
+    }
     expect(ddb.calls()).toHaveLength(0);
     expect(writesSent(ddb)).toEqual([]);
     expect(api.calls()).toHaveLength(0);
+    expect(lambda.calls()).toHaveLength(0);
+  });
+
+  it.each<[name: string, event: unknown]>([
+    ['without a jobId', { kind: 'publish', envelope: { type: 'comment.created' } }],
+    ['with an envelope of the wrong shape', { kind: 'publish', jobId: 'j1', envelope: [] }],
+    ['with a type in capitals', { kind: 'publish', jobId: 'j1', envelope: { type: 'X' } }],
+    [
+      'with a data.postId with a key delimiter',
+      { kind: 'publish', jobId: 'j1', envelope: { type: 'comment.created', data: { postId: 'p#1' } } },
+    ],
+  ])('refuses a publish job %s, touching nothing', async (_name, event) => {
+    // Act
+    const run = broadcast(event);
+
+    // Assess
+    await expect(run).rejects.toThrow('Not a publish job');
+    expect(ddb.calls()).toHaveLength(0);
+    expect(api.calls()).toHaveLength(0);
+    expect(lambda.calls()).toHaveLength(0);
   });
 });
 

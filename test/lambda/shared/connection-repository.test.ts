@@ -1,15 +1,17 @@
+import { DynamoDBClient, InternalServerError, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  type BatchWriteCommandInput,
+  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoConnectionRepository } from '../../../lambda/shared/connection-repository';
+import {
+  DynamoConnectionAudience,
+  DynamoConnectionRepository,
+} from '../../../lambda/shared/connection-repository';
 
 const TABLE = 'connections-test';
 const TTL = 8100;
@@ -20,273 +22,333 @@ const repository = new DynamoConnectionRepository(
   TTL,
 );
 
-async function collect(pages: AsyncIterable<string[]>): Promise<string[][]> {
-  const out: string[][] = [];
-  for await (const page of pages) out.push(page);
-  return out;
-}
+/** "foobar" hashes (FNV-1a) to 0xbf9cf968: shard 8 of 16, worked out by hand, not by the code under test. */
+const CONNECTION = 'foobar';
+const OWN = 'conn#foobar';
+const CONNECTED_AT = 1_700_000_000_999;
+const EXPIRES_AT = 1_700_000_000 + TTL;
+const subscription = { connectionId: CONNECTION, postId: 'p1', connectedAt: CONNECTED_AT };
+const MAX = 20;
 
-function deletedKeys(call: number): unknown[] {
-  const input = ddb.commandCalls(BatchWriteCommand)[call]?.args[0].input as
-    BatchWriteCommandInput | undefined;
-  return (input?.RequestItems?.[TABLE] ?? []).map((request) => request.DeleteRequest?.Key);
-}
+/** The subscribe and unsubscribe transactions: [connection row, subscription row, subscriber row]. */
+const cancelled = (...codes: string[]): TransactionCanceledException =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
 
 beforeEach(() => {
   ddb.reset();
-  jest.useRealTimers();
 });
 
 describe('DynamoConnectionRepository', () => {
-  it('stores a connection with topic "all" and a TTL counted from connectedAt', async () => {
-    // Prepare
-    ddb.on(PutCommand).resolves({});
+  it('is also the audience: the broadcast side reads and deletes the same rows', () => {
+    // Act / Assess
+    expect(repository).toBeInstanceOf(DynamoConnectionAudience);
+  });
 
-    // Act
-    await repository.addConnection({ connectionId: 'c1', connectedAt: 1_700_000_000_999, userId: 'u1' });
+  describe('addConnection', () => {
+    it('writes the connection row and its index row in one transaction, both expiring with the connection', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
 
-    // Assess
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: TABLE,
-      Item: {
-        connectionId: 'c1',
-        sk: 'connection',
-        topic: 'all',
-        connectedAt: 1_700_000_000_999,
-        userId: 'u1',
-        expiresAt: 1_700_000_000 + TTL,
-      },
+      // Act
+      await repository.addConnection({ connectionId: CONNECTION, connectedAt: CONNECTED_AT, userId: 'u1' });
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          {
+            Put: {
+              TableName: TABLE,
+              Item: {
+                pk: OWN,
+                sk: 'connection',
+                connectionId: CONNECTION,
+                connectedAt: CONNECTED_AT,
+                userId: 'u1',
+                subscriptionCount: 0,
+                expiresAt: EXPIRES_AT,
+              },
+            },
+          },
+          { Put: { TableName: TABLE, Item: { pk: 'connections#8', sk: CONNECTION, expiresAt: EXPIRES_AT } } },
+        ],
+      });
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+
+    it('lets a failed write through', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(new InternalServerError({ message: 'boom', $metadata: {} }));
+
+      // Act
+      const adding = repository.addConnection({ connectionId: CONNECTION, connectedAt: CONNECTED_AT });
+
+      // Assess
+      await expect(adding).rejects.toThrow('boom');
     });
   });
 
-  it('stores a subscription that expires with its connection', async () => {
-    // Prepare
-    ddb.on(PutCommand).resolves({});
+  describe('addSubscription', () => {
+    it('counts the subscription on the connection row, below the limit, with both rows in one transaction', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
 
-    // Act
-    await repository.addSubscription({ connectionId: 'c1', postId: 'p1', connectedAt: 1_700_000_000_000 });
+      // Act
+      const outcome = await repository.addSubscription(subscription, MAX);
 
-    // Assess
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: TABLE,
-      Item: {
-        connectionId: 'c1',
-        sk: 'sub#p1',
-        topic: 'post#p1',
-        postId: 'p1',
-        expiresAt: 1_700_000_000 + TTL,
-      },
+      // Assess
+      expect(outcome).toBe('added');
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          {
+            Update: {
+              TableName: TABLE,
+              Key: { pk: OWN, sk: 'connection' },
+              UpdateExpression: 'SET #count = #count + :one',
+              ConditionExpression: 'attribute_exists(#pk) AND #count < :max',
+              ExpressionAttributeNames: { '#pk': 'pk', '#count': 'subscriptionCount' },
+              ExpressionAttributeValues: { ':one': 1, ':max': MAX },
+            },
+          },
+          {
+            Put: {
+              TableName: TABLE,
+              Item: { pk: OWN, sk: 'sub#p1', postId: 'p1', expiresAt: EXPIRES_AT },
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': 'pk' },
+            },
+          },
+          {
+            Put: { TableName: TABLE, Item: { pk: 'subscribers#p1', sk: CONNECTION, expiresAt: EXPIRES_AT } },
+          },
+        ],
+      });
+      expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    });
+
+    it('passes the caller’s limit into the condition', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
+
+      // Act
+      await repository.addSubscription(subscription, 3);
+
+      // Assess
+      const [count] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+      expect(count?.Update?.ExpressionAttributeValues).toEqual({ ':one': 1, ':max': 3 });
+    });
+
+    it('answers alreadySubscribed when the subscription row exists, and rewrites the subscriber row', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed', 'None'));
+      ddb.on(PutCommand).resolves({});
+
+      // Act
+      const outcome = await repository.addSubscription(subscription, MAX);
+
+      // Assess
+      expect(outcome).toBe('alreadySubscribed');
+      expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+      expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE,
+        Item: { pk: 'subscribers#p1', sk: CONNECTION, expiresAt: EXPIRES_AT },
+      });
+      expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    });
+
+    it('answers alreadySubscribed, not limitReached, for a post it holds when at the limit', async () => {
+      // Prepare: both conditions fail: the count is at the limit and the subscription row exists
+      ddb
+        .on(TransactWriteCommand)
+        .rejects(cancelled('ConditionalCheckFailed', 'ConditionalCheckFailed', 'None'));
+      ddb.on(PutCommand).resolves({});
+
+      // Act
+      const outcome = await repository.addSubscription(subscription, MAX);
+
+      // Assess
+      expect(outcome).toBe('alreadySubscribed');
+      expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    });
+
+    it('answers limitReached when only the count’s condition fails and the connection exists', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None', 'None'));
+      ddb.on(GetCommand).resolves({ Item: { pk: OWN } });
+
+      // Act
+      const outcome = await repository.addSubscription(subscription, MAX);
+
+      // Assess
+      expect(outcome).toBe('limitReached');
+      expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+        TableName: TABLE,
+        Key: { pk: OWN, sk: 'connection' },
+        ConsistentRead: true,
+      });
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+
+    it('answers connectionGone when the count’s condition fails because the connection row is gone', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None', 'None'));
+      ddb.on(GetCommand).resolves({});
+
+      // Act
+      const outcome = await repository.addSubscription(subscription, MAX);
+
+      // Assess
+      expect(outcome).toBe('connectionGone');
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    });
+
+    it.each([
+      ['a conflict with another transaction', cancelled('TransactionConflict', 'None', 'None')],
+      ['a throttled item', cancelled('None', 'ThrottlingError', 'None')],
+      ['an error that is not a cancellation', new InternalServerError({ message: 'boom', $metadata: {} })],
+    ])('lets %s through rather than guess an outcome', async (_name, error) => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(error);
+
+      // Act
+      const adding = repository.addSubscription(subscription, MAX);
+
+      // Assess
+      await expect(adding).rejects.toBe(error);
+      expect(ddb).not.toHaveReceivedCommand(PutCommand);
+      expect(ddb).not.toHaveReceivedCommand(GetCommand);
     });
   });
 
-  it('deletes one subscription by its key', async () => {
-    // Prepare
-    ddb.on(DeleteCommand).resolves({});
+  describe('removeSubscription', () => {
+    it('counts down and deletes both subscription rows in one transaction', async () => {
+      // Prepare
+      ddb.on(TransactWriteCommand).resolves({});
 
-    // Act
-    await repository.removeSubscription('c1', 'p1');
+      // Act
+      await repository.removeSubscription(CONNECTION, 'p1');
 
-    // Assess
-    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
-      TableName: TABLE,
-      Key: { connectionId: 'c1', sk: 'sub#p1' },
+      // Assess
+      expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+        TransactItems: [
+          {
+            Update: {
+              TableName: TABLE,
+              Key: { pk: OWN, sk: 'connection' },
+              UpdateExpression: 'SET #count = #count - :one',
+              ConditionExpression: 'attribute_exists(#pk) AND #count > :zero',
+              ExpressionAttributeNames: { '#pk': 'pk', '#count': 'subscriptionCount' },
+              ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+            },
+          },
+          {
+            Delete: {
+              TableName: TABLE,
+              Key: { pk: OWN, sk: 'sub#p1' },
+              ConditionExpression: 'attribute_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': 'pk' },
+            },
+          },
+          { Delete: { TableName: TABLE, Key: { pk: 'subscribers#p1', sk: CONNECTION } } },
+        ],
+      });
+      expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+    });
+
+    it.each([
+      ['not subscribed', cancelled('None', 'ConditionalCheckFailed', 'None')],
+      ['the connection is gone', cancelled('ConditionalCheckFailed', 'ConditionalCheckFailed', 'None')],
+    ])('counts nothing down when %s, but still deletes a stray subscriber row', async (_name, error) => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(error);
+      ddb.on(DeleteCommand).resolves({});
+
+      // Act
+      await repository.removeSubscription(CONNECTION, 'p1');
+
+      // Assess
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
+        TableName: TABLE,
+        Key: { pk: 'subscribers#p1', sk: CONNECTION },
+      });
+    });
+
+    it('lets an error that is not a cancellation through', async () => {
+      // Prepare
+      const error = new InternalServerError({ message: 'boom', $metadata: {} });
+      ddb.on(TransactWriteCommand).rejects(error);
+
+      // Act
+      const removing = repository.removeSubscription(CONNECTION, 'p1');
+
+      // Assess
+      await expect(removing).rejects.toBe(error);
+      expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+    });
+
+    // A conflict (a subscribe to another post on the same connection in flight) or a throttle says nothing
+    // about whether the connection subscribes: treating it as "not subscribed" would report success while
+    // the subscription row and its count stay, as addSubscription's own handling of them refuses to do.
+    it.each([
+      ['a conflict with another transaction', cancelled('TransactionConflict', 'None', 'None')],
+      ['a throttled item', cancelled('None', 'ThrottlingError', 'None')],
+    ])('does not report success after %s left the subscription in place', async (_name, error) => {
+      // Prepare
+      ddb.on(TransactWriteCommand).rejects(error);
+      ddb.on(DeleteCommand).resolves({});
+
+      // Act
+      const removing = repository.removeSubscription(CONNECTION, 'p1');
+
+      // Assess
+      await expect(removing).rejects.toBe(error);
     });
   });
 
-  describe('removeConnection', () => {
-    it('deletes more than 25 rows in several BatchWrite calls of at most 25', async () => {
-      // Prepare: 30 rows over two Query pages
-      const sortKeys = ['connection', ...Array.from({ length: 29 }, (_, i) => `sub#p${i}`)];
+  describe('subscribedPosts', () => {
+    it('reads the connection’s subscription rows consistently, page by page, as post ids', async () => {
+      // Prepare
       ddb
         .on(QueryCommand)
         .resolvesOnce({
-          Items: sortKeys.slice(0, 20).map((sk) => ({ sk })),
-          LastEvaluatedKey: { connectionId: 'c1', sk: 'x' },
+          Items: [{ sk: 'sub#p1' }, { sk: 'sub#p2' }],
+          LastEvaluatedKey: { pk: OWN, sk: 'sub#p2' },
         })
-        .resolvesOnce({ Items: sortKeys.slice(20).map((sk) => ({ sk })) });
-      ddb.on(BatchWriteCommand).resolves({});
+        .resolvesOnce({ Items: [{ sk: 'sub#p3' }] });
 
       // Act
-      const removed = await repository.removeConnection('c1');
+      const posts = await repository.subscribedPosts(CONNECTION);
 
       // Assess
-      expect(removed).toBe(30);
-      expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+      expect(posts).toEqual(['p1', 'p2', 'p3']);
+      expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
+        TableName: TABLE,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':pk': OWN, ':prefix': 'sub#' },
+        ProjectionExpression: '#sk',
+        ConsistentRead: true,
+      });
       expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
-        ExpressionAttributeValues: { ':pk': 'c1' },
-        ExclusiveStartKey: { connectionId: 'c1', sk: 'x' },
+        ExclusiveStartKey: { pk: OWN, sk: 'sub#p2' },
       });
-      expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 2);
-      expect(deletedKeys(0)).toHaveLength(25);
-      expect(deletedKeys(1)).toHaveLength(5);
-      expect([...deletedKeys(0), ...deletedKeys(1)]).toEqual(
-        sortKeys.map((sk) => ({ connectionId: 'c1', sk })),
-      );
     });
 
-    it('retries the UnprocessedItems of a batch', async () => {
-      // Prepare
-      ddb.on(QueryCommand).resolves({ Items: [{ sk: 'connection' }, { sk: 'sub#p1' }] });
-      ddb
-        .on(BatchWriteCommand)
-        .resolvesOnce({
-          UnprocessedItems: { [TABLE]: [{ DeleteRequest: { Key: { connectionId: 'c1', sk: 'sub#p1' } } }] },
-        })
-        .resolvesOnce({ UnprocessedItems: {} });
-
-      // Act
-      const removed = await repository.removeConnection('c1');
-
-      // Assess
-      expect(removed).toBe(2);
-      expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 2);
-      expect(deletedKeys(1)).toEqual([{ connectionId: 'c1', sk: 'sub#p1' }]);
-    });
-
-    it('gives up with an error when items stay unprocessed', async () => {
-      // Prepare
-      jest.useFakeTimers();
-      ddb.on(QueryCommand).resolves({ Items: [{ sk: 'connection' }] });
-      ddb.on(BatchWriteCommand).resolves({
-        UnprocessedItems: { [TABLE]: [{ DeleteRequest: { Key: { connectionId: 'c1', sk: 'connection' } } }] },
-      });
-
-      // Act
-      const removal = repository.removeConnection('c1');
-      const outcome = expect(removal).rejects.toThrow(/unprocessed/);
-      await jest.runAllTimersAsync();
-
-      // Assess
-      await outcome;
-      expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 6);
-    });
-
-    it('sends no BatchWrite when the connection has no rows', async () => {
+    it('answers no posts for a connection without subscriptions', async () => {
       // Prepare
       ddb.on(QueryCommand).resolves({ Items: [] });
 
       // Act
-      const removed = await repository.removeConnection('c1');
+      const posts = await repository.subscribedPosts(CONNECTION);
 
       // Assess
-      expect(removed).toBe(0);
-      expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
-    });
-  });
-
-  describe('audiences', () => {
-    it('pages a post’s subscribers from the byTopic index', async () => {
-      // Prepare
-      ddb
-        .on(QueryCommand)
-        .resolvesOnce({ Items: [{ connectionId: 'a' }, { connectionId: 'b' }], LastEvaluatedKey: { k: 1 } })
-        .resolvesOnce({ Items: [], LastEvaluatedKey: { k: 2 } })
-        .resolvesOnce({ Items: [{ connectionId: 'c' }] });
-
-      // Act
-      const pages = await collect(repository.postSubscribers('p1'));
-
-      // Assess: the empty page in the middle is skipped, not yielded
-      expect(pages).toEqual([['a', 'b'], ['c']]);
-      expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-        TableName: TABLE,
-        IndexName: 'byTopic',
-        ExpressionAttributeValues: { ':topic': 'post#p1' },
-      });
-      expect(ddb).toHaveReceivedNthSpecificCommandWith(3, QueryCommand, { ExclusiveStartKey: { k: 2 } });
-    });
-
-    it('lists every connection through topic "all"', async () => {
-      // Prepare
-      ddb.on(QueryCommand).resolves({ Items: [{ connectionId: 'a' }] });
-
-      // Act
-      const pages = await collect(repository.allConnections());
-
-      // Assess
-      expect(pages).toEqual([['a']]);
-      expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-        IndexName: 'byTopic',
-        ExpressionAttributeValues: { ':topic': 'all' },
-      });
-    });
-
-    it('counts connections by paging COUNT queries and summing them', async () => {
-      // Prepare
-      ddb
-        .on(QueryCommand)
-        .resolvesOnce({ Count: 1000, LastEvaluatedKey: { k: 1 } })
-        .resolvesOnce({ Count: 234 });
-
-      // Act
-      const count = await repository.countConnections();
-
-      // Assess
-      expect(count).toBe(1234);
-      expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
-      expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
-        IndexName: 'byTopic',
-        Select: 'COUNT',
-        ExpressionAttributeValues: { ':topic': 'all' },
-      });
-      expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, { ExclusiveStartKey: { k: 1 } });
-    });
-  });
-
-  describe('subscriptions of one connection', () => {
-    it('counts them with COUNT queries on the connection’s own partition, never the index', async () => {
-      // Prepare
-      ddb
-        .on(QueryCommand)
-        .resolvesOnce({ Count: 15, LastEvaluatedKey: { connectionId: 'c1', sk: 'sub#p15' } })
-        .resolvesOnce({ Count: 3 });
-
-      // Act
-      const count = await repository.countSubscriptions('c1');
-
-      // Assess
-      expect(count).toBe(18);
-      expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
-      expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
-        TableName: TABLE,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-        ExpressionAttributeNames: { '#pk': 'connectionId', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': 'c1', ':prefix': 'sub#' },
-        Select: 'COUNT',
-      });
-      expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBeUndefined();
-      expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
-        ExclusiveStartKey: { connectionId: 'c1', sk: 'sub#p15' },
-      });
-    });
-
-    it('counts zero for a connection without subscriptions', async () => {
-      // Prepare
-      ddb.on(QueryCommand).resolves({ Count: 0 });
-
-      // Act
-      const count = await repository.countSubscriptions('c1');
-
-      // Assess
-      expect(count).toBe(0);
-    });
-
-    it.each([
-      [true, { Item: { sk: 'sub#p1' } }],
-      [false, {}],
-    ])('answers %p for isSubscribed with one keyed read', async (expected, answer) => {
-      // Prepare
-      ddb.on(GetCommand).resolves(answer);
-
-      // Act
-      const subscribed = await repository.isSubscribed('c1', 'p1');
-
-      // Assess
-      expect(subscribed).toBe(expected);
-      expect(ddb).toHaveReceivedCommandWith(GetCommand, {
-        TableName: TABLE,
-        Key: { connectionId: 'c1', sk: 'sub#p1' },
-      });
+      expect(posts).toEqual([]);
     });
   });
 });

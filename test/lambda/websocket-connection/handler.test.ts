@@ -1,4 +1,10 @@
-import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { connectionShard } from '../../../contracts/table-schema';
 import { mockClient } from 'aws-sdk-client-mock';
 import { logger, metrics } from '../../../lambda/shared/telemetry';
 import { captureLogs } from '../fixtures/log-capture';
@@ -51,32 +57,51 @@ function lifecycleEvent(
   };
 }
 
+/** The connection's own row, as the $connect transaction stored it. */
+const connectionRow = (): Record<string, unknown> | undefined =>
+  ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+
 describe('$connect', () => {
-  it('stores the connection with expiresAt = floor(connectedAt / 1000) + TTL and accepts it', async () => {
+  it('stores the connection and its live-index row, both with expiresAt = floor(connectedAt / 1000) + TTL, and accepts it', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    const expiresAt = Math.floor(CONNECTED_AT / 1000) + TTL_SECONDS;
 
     // Act
     const response = await handler(lifecycleEvent('CONNECT'));
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: TABLE,
-      Item: {
-        connectionId: 'conn-1',
-        sk: 'connection',
-        topic: 'all',
-        connectedAt: CONNECTED_AT,
-        expiresAt: Math.floor(CONNECTED_AT / 1000) + TTL_SECONDS,
-      },
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: 'conn#conn-1',
+              sk: 'connection',
+              connectionId: 'conn-1',
+              connectedAt: CONNECTED_AT,
+              userId: undefined,
+              subscriptionCount: 0,
+              expiresAt,
+            },
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: `connections#${connectionShard('conn-1')}`, sk: 'conn-1', expiresAt },
+          },
+        },
+      ],
     });
   });
 
   it('records the user id the WebSocket authorizer verified', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
 
     // Act
     const response = await handler(
@@ -85,9 +110,7 @@ describe('$connect', () => {
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      Item: expect.objectContaining({ connectionId: 'conn-1', userId: 'user-42' }),
-    });
+    expect(connectionRow()).toMatchObject({ connectionId: 'conn-1', userId: 'user-42' });
   });
 
   it.each<[string, Record<string, unknown> | undefined]>([
@@ -97,14 +120,14 @@ describe('$connect', () => {
     ['whose context userId is not of the id format', { principalId: 'x', userId: 'a b', anonymous: 'false' }],
   ])('accepts a connection %s and stores no user id', async (_case, authorizer) => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
 
     // Act
     const response = await handler(lifecycleEvent('CONNECT', authorizer));
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const item = connectionRow();
     expect(item).toBeDefined();
     expect(item?.userId).toBeUndefined();
   });
@@ -112,7 +135,7 @@ describe('$connect', () => {
   it('refuses the connection with a 500 when the row cannot be written, and logs and counts it', async () => {
     // Prepare
     ddb
-      .on(PutCommand)
+      .on(TransactWriteCommand)
       .rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
     const logError = jest.spyOn(logger, 'error');
     const addMetric = jest.spyOn(metrics, 'addMetric');
@@ -131,13 +154,13 @@ describe('$connect', () => {
 });
 
 describe('$disconnect', () => {
-  it('queries the connection’s partition page by page and batch-deletes every row', async () => {
+  it('reads the connection’s subscriptions page by page and batch-deletes every row it has', async () => {
     // Prepare
     ddb
       .on(QueryCommand)
       .resolvesOnce({
-        Items: [{ sk: 'connection' }, { sk: 'sub#p1' }],
-        LastEvaluatedKey: { connectionId: 'conn-1', sk: 'sub#p1' },
+        Items: [{ sk: 'sub#p1' }],
+        LastEvaluatedKey: { pk: 'conn#conn-1', sk: 'sub#p1' },
       })
       .resolvesOnce({ Items: [{ sk: 'sub#p2' }] });
     ddb.on(BatchWriteCommand).resolves({});
@@ -150,20 +173,24 @@ describe('$disconnect', () => {
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
     expect(ddb).toHaveReceivedNthSpecificCommandWith(1, QueryCommand, {
       TableName: TABLE,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeValues: { ':pk': 'conn-1' },
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': 'conn#conn-1', ':prefix': 'sub#' },
+      ConsistentRead: true,
     });
     expect(ddb).toHaveReceivedNthSpecificCommandWith(2, QueryCommand, {
-      ExpressionAttributeValues: { ':pk': 'conn-1' },
-      ExclusiveStartKey: { connectionId: 'conn-1', sk: 'sub#p1' },
+      ExpressionAttributeValues: { ':pk': 'conn#conn-1', ':prefix': 'sub#' },
+      ExclusiveStartKey: { pk: 'conn#conn-1', sk: 'sub#p1' },
     });
     expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: {
         [TABLE]: [
-          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'connection' } } },
-          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'sub#p1' } } },
-          { DeleteRequest: { Key: { connectionId: 'conn-1', sk: 'sub#p2' } } },
+          { DeleteRequest: { Key: { pk: 'conn#conn-1', sk: 'connection' } } },
+          { DeleteRequest: { Key: { pk: 'conn#conn-1', sk: 'sub#p1' } } },
+          { DeleteRequest: { Key: { pk: 'conn#conn-1', sk: 'sub#p2' } } },
+          { DeleteRequest: { Key: { pk: 'subscribers#p1', sk: 'conn-1' } } },
+          { DeleteRequest: { Key: { pk: 'subscribers#p2', sk: 'conn-1' } } },
+          { DeleteRequest: { Key: { pk: `connections#${connectionShard('conn-1')}`, sk: 'conn-1' } } },
         ],
       },
     });
@@ -192,7 +219,7 @@ describe('$disconnect', () => {
 describe('connection metrics', () => {
   it('counts a connection opened once its row is stored', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
     const addMetric = jest.spyOn(metrics, 'addMetric');
 
     // Act
@@ -204,7 +231,7 @@ describe('connection metrics', () => {
 
   it('does not count a connection it refused', async () => {
     // Prepare
-    ddb.on(PutCommand).rejects(new Error('throttled'));
+    ddb.on(TransactWriteCommand).rejects(new Error('throttled'));
     const addMetric = jest.spyOn(metrics, 'addMetric');
 
     // Act
@@ -215,7 +242,7 @@ describe('connection metrics', () => {
   });
 
   it.each([
-    ['after its rows are deleted', () => ddb.on(QueryCommand).resolves({ Items: [{ sk: 'connection' }] })],
+    ['after its rows are deleted', () => ddb.on(QueryCommand).resolves({ Items: [{ sk: 'sub#p1' }] })],
     [
       'even when the cleanup fails: the socket is closed either way',
       () => ddb.on(QueryCommand).rejects(new Error('down')),
@@ -235,7 +262,7 @@ describe('connection metrics', () => {
 
   it("logs under API Gateway's request id", async () => {
     // Prepare
-    ddb.on(PutCommand).rejects(new Error('throttled'));
+    ddb.on(TransactWriteCommand).rejects(new Error('throttled'));
 
     // Act
     const lines = await captureLogs(logger, () => handler(lifecycleEvent('CONNECT')));
@@ -250,7 +277,7 @@ describe('connection metrics', () => {
 describe('routing', () => {
   it('dispatches on the route key when the event type is absent', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
     const event = lifecycleEvent('CONNECT');
     const requestContext: Record<string, unknown> = { ...event.requestContext };
     delete requestContext.eventType;
@@ -260,7 +287,23 @@ describe('routing', () => {
 
     // Assess
     expect(response).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('follows the event type API Gateway reports over the route key', async () => {
+    // Prepare
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(BatchWriteCommand).resolves({});
+    const event = lifecycleEvent('DISCONNECT');
+    const renamed = { ...event, requestContext: { ...event.requestContext, routeKey: '$connect' } };
+
+    // Act
+    const response = await handler(renamed as WebSocketLifecycleEvent);
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(ddb).toHaveReceivedCommand(BatchWriteCommand);
   });
 
   it('never disconnects on a message event, whatever its route key says', async () => {

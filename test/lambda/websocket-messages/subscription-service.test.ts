@@ -1,14 +1,26 @@
-import type { CommentRepository, EventRange } from '../../../lambda/shared/comment-repository';
+import type {
+  CommentRepository,
+  EventRange,
+  ListCommentsOptions,
+} from '../../../lambda/shared/comment-repository';
+import { decodeCursor, encodeCursor } from '../../../lambda/shared/comment-cursor';
 import type { ConnectionNotifier, DeliveryResult } from '../../../lambda/shared/connection-notifier';
-import type { ConnectionRepository } from '../../../lambda/shared/connection-repository';
+import type { ConnectionRepository, SubscribeOutcome } from '../../../lambda/shared/connection-repository';
 import { ErrorCodes, type Comment, type SequencedChangeEvent } from '../../../contracts/protocol';
 import { metrics } from '../../../lambda/shared/telemetry';
+import { CommentService } from '../../../lambda/comments-api/comment-service';
+import { pageEvent } from '../../../lambda/websocket-messages/comment-pages';
 import {
   MAX_SNAPSHOT_BYTES,
   snapshotEvent,
   SubscriptionService,
   type ClientConnection,
 } from '../../../lambda/websocket-messages/subscription-service';
+import {
+  fixedTimeDependencies,
+  InMemoryCommentRepository,
+  RecordingPublisher,
+} from '../comments-api/fixtures';
 
 const client: ClientConnection = { connectionId: 'conn-1', connectedAt: 1_795_000_000_000 };
 const post = { id: 'p1', title: 'Hello', body: '', userId: 'u1', createdAt: '2026-11-26T06:00:00Z' };
@@ -49,6 +61,17 @@ interface History {
   stored?: number[];
   /** Seqs stored but past their expiresAt (TTL has not deleted them yet). */
   expired?: number[];
+  /** The post's comments, oldest first. @default [comment] */
+  comments?: Comment[];
+  /**
+   * What successive reads of the post's lastSeq return, when it moves while the snapshot is read; the
+   * last one repeats. @default [lastSeq]
+   */
+  seqReads?: number[];
+  /** The store's answer to the subscribe, whatever `subscribed` holds. @default judged from `subscribed` */
+  subscribeOutcome?: SubscribeOutcome;
+  /** The lastSeq of other posts, for the heartbeat. */
+  otherSeqs?: Record<string, number>;
 }
 
 function setup(
@@ -64,40 +87,70 @@ function setup(
 } {
   const log: string[] = [];
   const sent: string[] = [];
-  const { lastSeq = 0, stored = [], expired = [] } = history;
+  const {
+    lastSeq = 0,
+    stored = [],
+    expired = [],
+    comments: postComments = [comment],
+    seqReads = [lastSeq],
+    subscribeOutcome,
+    otherSeqs = {},
+  } = history;
+  const following = [...subscribed];
   const connections: ConnectionRepository = {
     addConnection: jest.fn(),
     removeConnection: jest.fn(),
-    addSubscription: jest.fn(async ({ postId }) => {
+    // As the adapter's transaction: the limit and the subscription are judged together, atomically.
+    addSubscription: jest.fn(async ({ postId }, maxSubscriptions: number): Promise<SubscribeOutcome> => {
       log.push(`subscribe ${postId}`);
+      if (subscribeOutcome) return subscribeOutcome;
+      if (following.includes(postId)) return 'alreadySubscribed';
+      if (following.length >= maxSubscriptions) return 'limitReached';
+      following.push(postId);
+      return 'added';
     }),
     removeSubscription: jest.fn(async (_connectionId: string, postId: string) => {
       log.push(`unsubscribe ${postId}`);
     }),
-    countSubscriptions: jest.fn(async () => {
-      log.push('count');
-      return subscribed.length;
+    subscribedPosts: jest.fn(async () => {
+      log.push('subscriptions');
+      return [...following];
     }),
-    isSubscribed: jest.fn(async (_connectionId: string, postId: string) => subscribed.includes(postId)),
     postSubscribers: jest.fn(),
     allConnections: jest.fn(),
     countConnections: jest.fn(),
   };
+  const exists = (postId: string): boolean => postId !== 'missing' && postId !== 'gone';
+  let seqRead = 0;
   const comments: CommentRepository = {
     createPost: jest.fn(),
     getPost: jest.fn(async (postId: string) => (postId === 'missing' ? undefined : { ...post, id: postId })),
     createComment: jest.fn(),
     getComment: jest.fn(),
-    listComments: jest.fn(async (postId: string) => {
-      log.push(`list ${postId}`);
-      return { comments: [comment] };
+    // As the adapter: a page after the cursor's comment, with a cursor when more follow.
+    listComments: jest.fn(async (postId: string, { limit, cursor }: ListCommentsOptions) => {
+      log.push(`list ${postId}${cursor === undefined ? '' : ` after ${cursor}`}`);
+      const start =
+        cursor === undefined ? 0 : postComments.findIndex((c) => c.id === decodeCursor(cursor)) + 1;
+      const page = postComments.slice(start, start + limit);
+      const last = page[page.length - 1];
+      return start + limit < postComments.length && last
+        ? { comments: page, nextCursor: encodeCursor(last.id) }
+        : { comments: page };
     }),
     updateComment: jest.fn(),
     deleteComment: jest.fn(),
     getLastSeq: jest.fn(async (postId: string) => {
       log.push(`seq ${postId}`);
-      return postId === 'gone' ? undefined : lastSeq;
+      const seq = seqReads[Math.min(seqRead, seqReads.length - 1)];
+      seqRead += 1;
+      return postId === 'gone' ? undefined : seq;
     }),
+    getLastSeqs: jest.fn(async (postIds: readonly string[]) => {
+      log.push(`seqs ${postIds.join(',')}`);
+      return new Map(postIds.filter(exists).map((postId) => [postId, otherSeqs[postId] ?? lastSeq]));
+    }),
+    getEvent: jest.fn(),
     listEvents: jest.fn(async (postId: string, { afterSeq, throughSeq, now }: EventRange) => {
       log.push(`events ${postId} ${afterSeq + 1}..${throughSeq}`);
       return (
@@ -145,7 +198,6 @@ describe('SubscriptionService', () => {
 
     // Assess
     expect(log).toEqual([
-      'count',
       'subscribe p1',
       'send conn-1 subscribed',
       'seq p1',
@@ -183,7 +235,6 @@ describe('SubscriptionService', () => {
 
       // Assess
       expect(log).toEqual([
-        'count',
         'subscribe p1',
         'send conn-1 subscribed',
         'seq p1',
@@ -206,7 +257,7 @@ describe('SubscriptionService', () => {
       await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 4 });
 
       // Assess
-      expect(log).toEqual(['count', 'subscribe p1', 'send conn-1 subscribed', 'seq p1']);
+      expect(log).toEqual(['subscribe p1', 'send conn-1 subscribed', 'seq p1']);
     });
 
     it('replays from the first event for lastSeq 0', async () => {
@@ -323,7 +374,10 @@ describe('SubscriptionService', () => {
     // Assess
     expect(frames(sent)).toEqual([
       { type: 'subscribed', data: { postId: 'gone' } },
-      { type: 'error', data: { code: ErrorCodes.postNotFound, message: 'Post gone does not exist' } },
+      {
+        type: 'error',
+        data: { code: ErrorCodes.postNotFound, message: 'Post gone does not exist', postId: 'gone' },
+      },
     ]);
   });
 
@@ -351,16 +405,15 @@ describe('SubscriptionService', () => {
     await service.handle(client, { action: 'subscribe', postId: 'p1' });
 
     // Assess
-    expect(connections.addSubscription).toHaveBeenCalledWith({
-      connectionId: 'conn-1',
-      postId: 'p1',
-      connectedAt: client.connectedAt,
-    });
+    expect(connections.addSubscription).toHaveBeenCalledWith(
+      { connectionId: 'conn-1', postId: 'p1', connectedAt: client.connectedAt },
+      MAX_SUBSCRIPTIONS,
+    );
   });
 
-  it('rejects a subscribe to an unknown post without storing anything', async () => {
+  it('rejects a subscribe to an unknown post without storing anything, naming the post', async () => {
     // Prepare
-    const { service, log, connections } = setup();
+    const { service, log, connections, sent } = setup();
 
     // Act
     await service.handle(client, { action: 'subscribe', postId: 'missing' });
@@ -368,55 +421,85 @@ describe('SubscriptionService', () => {
     // Assess
     expect(log).toEqual(['send conn-1 error']);
     expect(connections.addSubscription).not.toHaveBeenCalled();
+    expect(frames(sent)).toEqual([
+      {
+        type: 'error',
+        data: { code: ErrorCodes.postNotFound, message: 'Post missing does not exist', postId: 'missing' },
+      },
+    ]);
   });
 
-  it('subscribes while the connection is below its limit', async () => {
+  it('subscribes while the connection is below its limit, leaving the limit to the store', async () => {
     // Prepare
-    const { service, connections } = setup(undefined, ['p2', 'p3']);
+    const { service, connections, sent } = setup(undefined, ['p2', 'p3']);
 
     // Act
     await service.handle(client, { action: 'subscribe', postId: 'p4' });
 
     // Assess
-    expect(connections.countSubscriptions).toHaveBeenCalledWith('conn-1');
-    expect(connections.addSubscription).toHaveBeenCalledWith(expect.objectContaining({ postId: 'p4' }));
+    expect(connections.addSubscription).toHaveBeenCalledWith(
+      expect.objectContaining({ postId: 'p4' }),
+      MAX_SUBSCRIPTIONS,
+    );
+    expect(frames(sent)[0]).toEqual({ type: 'subscribed', data: { postId: 'p4' } });
   });
 
-  it('refuses a subscribe beyond the limit with TOO_MANY_SUBSCRIPTIONS, storing nothing', async () => {
+  it('refuses a subscribe the store finds beyond the limit with TOO_MANY_SUBSCRIPTIONS, naming the post', async () => {
     // Prepare
-    const { service, log, connections } = setup(undefined, ['p2', 'p3', 'p4']);
-    const sent: unknown[] = [];
-    jest.spyOn(service, 'reject').mockImplementation(async (_client, error) => {
-      sent.push(error);
-    });
+    const { service, log, sent } = setup(undefined, ['p2', 'p3', 'p4']);
     const addMetric = jest.spyOn(metrics, 'addMetric');
 
     // Act
     await service.handle(client, { action: 'subscribe', postId: 'p5' });
 
     // Assess
-    expect(connections.addSubscription).not.toHaveBeenCalled();
-    expect(log).toEqual(['count']);
-    expect(sent).toEqual([
+    expect(log).toEqual(['subscribe p5', 'send conn-1 error']);
+    expect(frames(sent)).toEqual([
       {
-        code: ErrorCodes.tooManySubscriptions,
-        message: 'A connection may subscribe to at most 3 posts; unsubscribe from one first',
+        type: 'error',
+        data: {
+          code: ErrorCodes.tooManySubscriptions,
+          message: 'A connection may subscribe to at most 3 posts; unsubscribe from one first',
+          postId: 'p5',
+        },
       },
     ]);
     expect(addMetric).toHaveBeenCalledWith('SubscriptionLimitReached', 'Count', 1);
   });
 
+  it('refuses the second of two subscribes racing for the last slot: the store judges both, atomically', async () => {
+    // Prepare
+    const { service, sent } = setup(undefined, ['p2', 'p3']);
+
+    // Act
+    await Promise.all([
+      service.handle(client, { action: 'subscribe', postId: 'p4' }),
+      service.handle(client, { action: 'subscribe', postId: 'p5' }),
+    ]);
+
+    // Assess
+    const answers = frames(sent).filter((frame) => (frame as { type: string }).type !== 'comments.list');
+    expect(answers).toEqual(
+      expect.arrayContaining([
+        { type: 'subscribed', data: { postId: 'p4' } },
+        expect.objectContaining({
+          type: 'error',
+          data: expect.objectContaining({ code: ErrorCodes.tooManySubscriptions, postId: 'p5' }),
+        }),
+      ]),
+    );
+    expect(answers).toHaveLength(2);
+  });
+
   it('lets a connection at its limit subscribe again to a post it already follows', async () => {
     // Prepare
-    const { service, log, connections } = setup(undefined, ['p2', 'p3', 'p4']);
+    const { service, log } = setup(undefined, ['p2', 'p3', 'p4']);
 
     // Act
     await service.handle(client, { action: 'subscribe', postId: 'p3' });
 
     // Assess
-    expect(connections.isSubscribed).toHaveBeenCalledWith('conn-1', 'p3');
     expect(log).toEqual([
-      'count',
       'subscribe p3',
       'send conn-1 subscribed',
       'seq p3',
@@ -425,6 +508,28 @@ describe('SubscriptionService', () => {
       'seq p3',
       'send conn-1 comments.list',
     ]);
+  });
+
+  it('answers nothing when the connection is gone by the time it subscribes', async () => {
+    // Prepare
+    const { service, log } = setup(undefined, [], { subscribeOutcome: 'connectionGone' });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(log).toEqual(['subscribe p1']);
+  });
+
+  it('stops after subscribed when the client left in the meantime', async () => {
+    // Prepare
+    const { service, log } = setup({ outcome: 'gone' });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(log).toEqual(['subscribe p1', 'send conn-1 subscribed']);
   });
 
   it.each([0, -1, 1.5])('refuses a limit of %p at construction', (maxSubscriptions) => {
@@ -476,6 +581,311 @@ describe('SubscriptionService', () => {
   });
 });
 
+/** Comments c1…cN of post p1 of `size` characters each, oldest first. */
+const commentsOf = (count: number, size = 10): Comment[] =>
+  Array.from({ length: count }, (_, i) => ({
+    id: `c${String(i + 1).padStart(3, '0')}`,
+    postId: 'p1',
+    userId: 'u1',
+    content: 'x'.repeat(size),
+    createdAt: '2026-11-26T00:00:00.000Z',
+  }));
+
+describe('SubscriptionService snapshots, a page at a time', () => {
+  it('sends the first page with hasMore and a cursor when more comments follow it', async () => {
+    // Prepare: the page size is 10.
+    const all = commentsOf(25);
+    const { service, sent } = setup(undefined, [], { lastSeq: 3, comments: all });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(frames(sent)[1]).toEqual({
+      type: 'comments.list',
+      data: {
+        postId: 'p1',
+        comments: all.slice(0, 10),
+        count: 10,
+        seq: 3,
+        hasMore: true,
+        cursor: encodeCursor('c010'),
+      },
+    });
+  });
+
+  it('sends a post whose comments fit one page without hasMore, cursor or truncated', async () => {
+    // Prepare
+    const { service, sent } = setup(undefined, [], { comments: commentsOf(10) });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    const { data } = frames(sent)[1] as { data: Record<string, unknown> };
+    expect(Object.keys(data)).toEqual(['postId', 'comments', 'count', 'seq']);
+  });
+
+  it('marks a reset snapshot that has more pages with both reset and hasMore', async () => {
+    // Prepare
+    const { service, sent } = setup(undefined, [], { lastSeq: 9, stored: [9], comments: commentsOf(12) });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1', lastSeq: 2 });
+
+    // Assess
+    expect(frames(sent)[1]).toMatchObject({
+      type: 'comments.list',
+      data: { seq: 9, reset: true, hasMore: true, cursor: encodeCursor('c010'), count: 10 },
+    });
+  });
+
+  it('reads the page again, at the new seq, when the post changed while it was read', async () => {
+    // Prepare: the seq read before the page is 4; a change lands during the read, then none.
+    const { service, log, sent } = setup(undefined, [], { seqReads: [4, 5, 5] });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(log).toEqual([
+      'subscribe p1',
+      'send conn-1 subscribed',
+      'seq p1',
+      'list p1',
+      'seq p1',
+      'list p1',
+      'seq p1',
+      'send conn-1 comments.list',
+    ]);
+    expect(frames(sent)[1]).toMatchObject({ data: { seq: 5 } });
+  });
+
+  it('stops re-reading after a few attempts under constant writes, and sends the last pair read', async () => {
+    // Prepare
+    const { service, log, sent } = setup(undefined, [], { seqReads: [1, 2, 3, 4, 5, 6, 7] });
+
+    // Act
+    await service.handle(client, { action: 'subscribe', postId: 'p1' });
+
+    // Assess
+    expect(log.filter((line) => line === 'list p1')).toHaveLength(4);
+    expect(frames(sent)[1]).toMatchObject({ data: { seq: 4 } });
+  });
+});
+
+describe('SubscriptionService listComments', () => {
+  it('answers the page after the cursor with comments.page, hasMore and the next cursor', async () => {
+    // Prepare
+    const all = commentsOf(25);
+    const { service, sent, comments } = setup(undefined, [], { comments: all });
+
+    // Act
+    await service.handle(client, { action: 'listComments', postId: 'p1', cursor: encodeCursor('c010') });
+
+    // Assess
+    expect(comments.listComments).toHaveBeenCalledWith('p1', {
+      limit: 10,
+      consistent: true,
+      cursor: encodeCursor('c010'),
+    });
+    expect(frames(sent)).toEqual([
+      {
+        type: 'comments.page',
+        data: {
+          postId: 'p1',
+          comments: all.slice(10, 20),
+          count: 10,
+          hasMore: true,
+          cursor: encodeCursor('c020'),
+        },
+      },
+    ]);
+  });
+
+  it('answers the last page with hasMore false and no cursor', async () => {
+    // Prepare
+    const all = commentsOf(25);
+    const { service, sent } = setup(undefined, [], { comments: all });
+
+    // Act
+    await service.handle(client, { action: 'listComments', postId: 'p1', cursor: encodeCursor('c020') });
+
+    // Assess
+    expect(frames(sent)).toEqual([
+      { type: 'comments.page', data: { postId: 'p1', comments: all.slice(20), count: 5, hasMore: false } },
+    ]);
+  });
+
+  it('answers the first page without a cursor, and stores nothing', async () => {
+    // Prepare
+    const { service, sent, comments, connections } = setup(undefined, [], { comments: commentsOf(3) });
+
+    // Act
+    await service.handle(client, { action: 'listComments', postId: 'p1' });
+
+    // Assess
+    expect(comments.listComments).toHaveBeenCalledWith('p1', { limit: 10, consistent: true });
+    expect(frames(sent)).toEqual([
+      { type: 'comments.page', data: { postId: 'p1', comments: commentsOf(3), count: 3, hasMore: false } },
+    ]);
+    expect(connections.addSubscription).not.toHaveBeenCalled();
+  });
+
+  it('answers INVALID_CURSOR, naming the post, for a cursor the server never handed out', async () => {
+    // Prepare: well formed on the wire, but not the encoding of any comment id.
+    const { service, sent } = setup(undefined, [], { comments: commentsOf(3) });
+    const forged = Buffer.from('../etc', 'utf8').toString('base64url');
+
+    // Act
+    await service.handle(client, { action: 'listComments', postId: 'p1', cursor: forged });
+
+    // Assess
+    expect(frames(sent)).toEqual([
+      {
+        type: 'error',
+        data: {
+          code: ErrorCodes.invalidCursor,
+          message: '"cursor" must be a cursor the server sent',
+          postId: 'p1',
+        },
+      },
+    ]);
+  });
+
+  it('answers POST_NOT_FOUND, naming the post, without reading its comments', async () => {
+    // Prepare
+    const { service, sent, comments } = setup();
+
+    // Act
+    await service.handle(client, { action: 'listComments', postId: 'missing' });
+
+    // Assess
+    expect(comments.listComments).not.toHaveBeenCalled();
+    expect(frames(sent)).toEqual([
+      {
+        type: 'error',
+        data: { code: ErrorCodes.postNotFound, message: 'Post missing does not exist', postId: 'missing' },
+      },
+    ]);
+  });
+
+  it('lets any other failure of the store reach the handler', async () => {
+    // Prepare
+    const { service, comments } = setup();
+    jest.mocked(comments.listComments).mockRejectedValueOnce(new Error('table unavailable'));
+
+    // Act
+    const listing = service.handle(client, { action: 'listComments', postId: 'p1' });
+
+    // Assess
+    await expect(listing).rejects.toThrow('table unavailable');
+  });
+});
+
+describe('SubscriptionService heartbeat', () => {
+  it('answers a ping with the current seq of every post the connection follows', async () => {
+    // Prepare
+    const { service, log, sent, comments } = setup(undefined, ['p1', 'p2'], {
+      lastSeq: 4,
+      otherSeqs: { p2: 0 },
+    });
+
+    // Act
+    await service.handle(client, { action: 'ping' });
+
+    // Assess
+    expect(log).toEqual(['subscriptions', 'seqs p1,p2', 'send conn-1 pong']);
+    expect(comments.getLastSeqs).toHaveBeenCalledWith(['p1', 'p2']);
+    expect(frames(sent)).toEqual([{ type: 'pong', data: { seqs: { p1: 4, p2: 0 } } }]);
+  });
+
+  it('answers a connection that follows nothing with empty seqs, reading no counter', async () => {
+    // Prepare
+    const { service, sent, comments } = setup();
+
+    // Act
+    await service.handle(client, { action: 'ping' });
+
+    // Assess
+    expect(comments.getLastSeqs).not.toHaveBeenCalled();
+    expect(frames(sent)).toEqual([{ type: 'pong', data: { seqs: {} } }]);
+  });
+
+  it('leaves out a followed post that no longer exists', async () => {
+    // Prepare
+    const { service, sent } = setup(undefined, ['p1', 'gone'], { lastSeq: 2 });
+
+    // Act
+    await service.handle(client, { action: 'ping' });
+
+    // Assess
+    expect(frames(sent)).toEqual([{ type: 'pong', data: { seqs: { p1: 2 } } }]);
+  });
+  it('reports the seq the comment service’s changes left on each followed post', async () => {
+    // Prepare
+    const repository = new InMemoryCommentRepository();
+    const comments = new CommentService({
+      comments: repository,
+      broadcaster: new RecordingPublisher(),
+      ...fixedTimeDependencies(),
+      websocketEndpoint: '',
+      eventRetentionSeconds: 3600,
+    });
+    const busy = await comments.createPost({ userId: 'alice' }, { title: 'Busy' });
+    const quiet = await comments.createPost({ userId: 'alice' }, { title: 'Quiet' });
+    const comment = await comments.createComment({ userId: 'bob' }, busy.id, 'one');
+    await comments.updateComment({ userId: 'bob' }, busy.id, comment.id, 'two');
+    const { connections } = setup(undefined, [busy.id, quiet.id, 'deleted-post']);
+    const sent: string[] = [];
+    const service = new SubscriptionService(
+      connections,
+      repository,
+      {
+        send: async (_connectionId, payload) => {
+          sent.push(payload);
+          return { outcome: 'delivered' };
+        },
+      },
+      { maxSubscriptions: MAX_SUBSCRIPTIONS },
+    );
+
+    // Act
+    await service.handle(client, { action: 'ping' });
+
+    // Assess
+    expect(frames(sent)).toEqual([{ type: 'pong', data: { seqs: { [busy.id]: 2, [quiet.id]: 0 } } }]);
+  });
+});
+
+describe('SubscriptionService.reject', () => {
+  it('sends the error as it is when no post was named', async () => {
+    // Prepare
+    const { service, sent } = setup();
+
+    // Act
+    await service.reject(client, { code: ErrorCodes.invalidJson, message: 'Message is not valid JSON' });
+
+    // Assess
+    expect(frames(sent)).toEqual([
+      { type: 'error', data: { code: ErrorCodes.invalidJson, message: 'Message is not valid JSON' } },
+    ]);
+  });
+
+  it('adds the post the refused message named', async () => {
+    // Prepare
+    const { service, sent } = setup();
+
+    // Act
+    await service.reject(client, { code: ErrorCodes.internalError, message: 'Internal error' }, 'p7');
+
+    // Assess
+    expect(frames(sent)).toEqual([
+      { type: 'error', data: { code: ErrorCodes.internalError, message: 'Internal error', postId: 'p7' } },
+    ]);
+  });
+});
+
 describe('snapshotEvent', () => {
   const comment = (i: number, content: string) => ({
     id: `c${i}`,
@@ -510,5 +920,78 @@ describe('snapshotEvent', () => {
     expect(event.data.count).toBe(event.data.comments.length);
     expect(event.data.comments).toEqual(comments.slice(0, event.data.comments.length));
     expect(event.data.comments.length).toBeGreaterThan(50);
+  });
+
+  it('points the cursor of a cut page past the last comment kept, so the rest is one listComments away', () => {
+    // Prepare: the store said nothing follows the page; the cut alone leaves comments out.
+    const comments = Array.from({ length: 100 }, (_, i) => comment(i, 'x'.repeat(2000)));
+
+    // Act
+    const event = snapshotEvent('p1', comments, 100, false);
+
+    // Assess
+    const kept = event.data.comments.length;
+    expect(event.data.hasMore).toBe(true);
+    expect(event.data.cursor).toBe(encodeCursor(`c${kept - 1}`));
+    // One more comment would not have fitted: the cut keeps as many as it can.
+    const oneMore = { ...event, data: { ...event.data, comments: comments.slice(0, kept + 1) } };
+    expect(Buffer.byteLength(JSON.stringify(oneMore))).toBeGreaterThan(MAX_SNAPSHOT_BYTES);
+  });
+
+  it('passes on the store’s cursor when the page fits, with hasMore', () => {
+    // Prepare
+    const comments = [comment(1, 'short')];
+
+    // Act
+    const event = snapshotEvent('p1', comments, 7, false, 'next-page');
+
+    // Assess
+    expect(event.data).toEqual({
+      postId: 'p1',
+      comments,
+      count: 1,
+      seq: 7,
+      hasMore: true,
+      cursor: 'next-page',
+    });
+  });
+});
+
+describe('pageEvent', () => {
+  const comment = (i: number, content: string) => ({
+    id: `c${i}`,
+    postId: 'p1',
+    userId: 'u1',
+    content,
+    createdAt: '2026-11-26T00:00:00.000Z',
+  });
+
+  it('cuts a page past the limit and points its cursor past the last comment kept', () => {
+    // Prepare
+    const comments = Array.from({ length: 100 }, (_, i) => comment(i, 'x'.repeat(2000)));
+
+    // Act
+    const event = pageEvent('p1', comments, 'start-cursor', undefined);
+
+    // Assess
+    const kept = event.data.comments.length;
+    expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThanOrEqual(MAX_SNAPSHOT_BYTES);
+    expect(event.data).toMatchObject({
+      truncated: true,
+      hasMore: true,
+      cursor: encodeCursor(`c${kept - 1}`),
+    });
+    expect(event.data.comments).toEqual(comments.slice(0, kept));
+  });
+
+  it('keeps the store’s cursor for a page that fits', () => {
+    // Act
+    const event = pageEvent('p1', [comment(1, 'a')], 'start-cursor', 'next-cursor');
+
+    // Assess
+    expect(event).toEqual({
+      type: 'comments.page',
+      data: { postId: 'p1', comments: [comment(1, 'a')], count: 1, hasMore: true, cursor: 'next-cursor' },
+    });
   });
 });

@@ -59,6 +59,30 @@ describe('stageConfigs', () => {
     expect(broadcastTimeoutMs).toBeGreaterThan(0);
   });
 
+  it.each(STAGE_NAMES)('keeps the %s stream mapping settings within what Lambda accepts', (stage) => {
+    const { batchSize, parallelizationFactor, maxRetryAttempts, maxRecordAgeSeconds } =
+      stageConfigs[stage].publishing;
+    expect(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 10_000).toBe(true);
+    expect(Number.isInteger(parallelizationFactor) && parallelizationFactor >= 1).toBe(true);
+    expect(parallelizationFactor).toBeLessThanOrEqual(10);
+    expect(Number.isInteger(maxRetryAttempts) && maxRetryAttempts >= 0).toBe(true);
+    expect(maxRetryAttempts).toBeLessThanOrEqual(10_000);
+    expect(maxRecordAgeSeconds).toBeGreaterThanOrEqual(60);
+    // A stream keeps records 24 hours: a longer maximum age could never be reached.
+    expect(maxRecordAgeSeconds).toBeLessThanOrEqual(24 * 60 * 60);
+  });
+
+  it.each(STAGE_NAMES)(
+    'reserves a positive %s worker concurrency and keeps its batches 1 to 6 hours',
+    (stage) => {
+      const { fanOutWorkerConcurrency, fanOutMaxEventAgeSeconds } = stageConfigs[stage];
+      expect(Number.isInteger(fanOutWorkerConcurrency) && fanOutWorkerConcurrency > 0).toBe(true);
+      // Lambda keeps an asynchronous event at most 6 hours.
+      expect(fanOutMaxEventAgeSeconds).toBeGreaterThanOrEqual(60 * 60);
+      expect(fanOutMaxEventAgeSeconds).toBeLessThanOrEqual(6 * 60 * 60);
+    },
+  );
+
   it.each(STAGE_NAMES)(
     'gives %s a Cognito user pool, no anonymous subscribers and 20 subscriptions',
     (stage) => {

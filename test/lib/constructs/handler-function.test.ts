@@ -1,6 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { connectionsTableSchema } from '../../../contracts/table-schema';
+import { connectionsTableSchema, type TableSchema } from '../../../contracts/table-schema';
 import { ServiceNames } from '../../../contracts/telemetry-names';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import { ENTRY_METADATA_KEY } from '../../../contracts/cfn-metadata';
@@ -11,6 +11,15 @@ import { actionsOf, actionsOn, logicalIdOf, statementsOf } from '../template-que
 
 const entry = 'test/lib/fixtures/echo-handler.ts';
 
+/** No house table has a secondary index any more; the construct still grants on one that is named. */
+const indexedSchema: TableSchema = {
+  id: 'Indexed',
+  partitionKey: { name: 'pk', type: 'S' },
+  globalSecondaryIndexes: [
+    { indexName: 'byOwner', partitionKey: { name: 'owner', type: 'S' }, projection: 'ALL' },
+  ],
+};
+
 describe('HandlerFunction', () => {
   let template: Template;
   let prodTemplate: Template;
@@ -19,12 +28,20 @@ describe('HandlerFunction', () => {
   let reader: HandlerFunction;
   let writer: HandlerFunction;
   let deleter: HandlerFunction;
+  let updater: HandlerFunction;
+  let indexedTable: SchemaTable;
   let indexReader: HandlerFunction;
 
   beforeAll(() => {
     const stack = new Stack(new App({ context: cdkJsonContext() }), 'Test');
     table = new SchemaTable(stack, 'Connections', {
       schema: connectionsTableSchema,
+      removalPolicy: stageConfigs.dev.removalPolicy,
+      pointInTimeRecovery: false,
+      deletionProtection: false,
+    });
+    indexedTable = new SchemaTable(stack, 'Indexed', {
+      schema: indexedSchema,
       removalPolicy: stageConfigs.dev.removalPolicy,
       pointInTimeRecovery: false,
       deletionProtection: false,
@@ -53,11 +70,17 @@ describe('HandlerFunction', () => {
       serviceName: ServiceNames.broadcast,
       stageConfig,
     }).bindTable('TABLE_NAME', table, 'readDelete');
+    updater = new HandlerFunction(stack, 'Updater', {
+      entry,
+      serviceName: ServiceNames.eventPublisher,
+      stageConfig,
+      reservedConcurrency: 3,
+    }).bindTable('TABLE_NAME', table, 'readUpdate');
     indexReader = new HandlerFunction(stack, 'IndexReader', {
       entry,
       serviceName: ServiceNames.fanOutWorker,
       stageConfig,
-    }).bindTable('TABLE_NAME', table, 'read', { indexes: ['byTopic'] });
+    }).bindTable('TABLE_NAME', indexedTable, 'read', { indexes: ['byOwner'] });
     template = Template.fromStack(stack);
 
     const prodStack = new Stack(new App({ context: cdkJsonContext() }), 'Prod');
@@ -99,6 +122,17 @@ describe('HandlerFunction', () => {
     });
   });
 
+  it('reserves concurrency only when asked to', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'event-publisher' }) },
+      ReservedConcurrentExecutions: 3,
+    });
+    const reserved = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.ReservedConcurrentExecutions !== undefined,
+    );
+    expect(reserved).toHaveLength(1);
+  });
+
   it('logs to its own log group, kept as long as the stage says', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       LoggingConfig: { LogGroup: { Ref: logicalIdOf(plain.logGroup) } },
@@ -131,7 +165,7 @@ describe('HandlerFunction', () => {
 
   it('traces every invocation with X-Ray (active tracing)', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const fn of functions) {
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
     }
@@ -161,17 +195,19 @@ describe('HandlerFunction', () => {
     expect(actionsOn(template, deleter, table)).toEqual(
       [...reads, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
     );
+    // readUpdate moves existing items (a publish cursor): no PutItem, no deletes.
+    expect(actionsOn(template, updater, table)).toEqual([...reads, 'dynamodb:UpdateItem'].sort());
   });
 
   it('never grants Scan, stream reads or DescribeTable', () => {
-    for (const handler of [reader, writer, deleter, indexReader]) {
+    for (const handler of [reader, writer, deleter, updater, indexReader]) {
       const actions = statementsOf(template, handler).flatMap(actionsOf);
       expect(actions.filter((a) => /Scan|GetRecords|GetShardIterator|DescribeTable/.test(a))).toEqual([]);
     }
   });
 
   it('grants on the table itself, and on no index unless named', () => {
-    for (const handler of [reader, writer, deleter]) {
+    for (const handler of [reader, writer, deleter, updater]) {
       const resources = statementsOf(template, handler)
         .filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')))
         .map((s) => s.Resource);
@@ -188,7 +224,7 @@ describe('HandlerFunction', () => {
         Effect: 'Allow',
         Action: 'dynamodb:Query',
         Resource: {
-          'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(table), 'Arn'] }, '/index/byTopic']],
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(indexedTable), 'Arn'] }, '/index/byOwner']],
         },
       },
     ]);

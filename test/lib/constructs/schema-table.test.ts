@@ -1,9 +1,24 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { TableSchema } from '../../../contracts/table-schema';
-import { connectionsTableSchema } from '../../../contracts/table-schema';
+import { commentsTableSchema, connectionsTableSchema } from '../../../contracts/table-schema';
 import { TABLE_SCHEMA_METADATA_KEY } from '../../../contracts/cfn-metadata';
 import { SchemaTable } from '../../../lib/constructs/schema-table';
+
+/** An index with a sort key and a KEYS_ONLY projection: what no house table has any more, but a schema may. */
+const keysOnlySchema: TableSchema = {
+  id: 'Memberships',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'byGroup',
+      partitionKey: { name: 'groupId', type: 'S' },
+      sortKey: { name: 'pk', type: 'S' },
+      projection: 'KEYS_ONLY',
+    },
+  ],
+};
 
 const numericSchema: TableSchema = {
   id: 'Counters',
@@ -25,17 +40,45 @@ function tableTemplate(schema: TableSchema, retain: boolean): Template {
 }
 
 describe('SchemaTable', () => {
-  it('maps keys, indexes with their projection, and the TTL attribute from the schema', () => {
+  it('maps keys and the TTL attribute from the schema, and no index when it names none', () => {
     tableTemplate(connectionsTableSchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
-        { AttributeName: 'connectionId', KeyType: 'HASH' },
+        { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
-      GlobalSecondaryIndexes: [
-        Match.objectLike({ IndexName: 'byTopic', Projection: { ProjectionType: 'KEYS_ONLY' } }),
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
       ],
+      GlobalSecondaryIndexes: Match.absent(),
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
+  });
+
+  it('maps an index with a sort key and a KEYS_ONLY projection', () => {
+    tableTemplate(keysOnlySchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byGroup',
+          KeySchema: [
+            { AttributeName: 'groupId', KeyType: 'HASH' },
+            { AttributeName: 'pk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  it('turns on the stream the schema names, with its view type, and none otherwise', () => {
+    tableTemplate(commentsTableSchema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    for (const schema of [connectionsTableSchema, numericSchema]) {
+      tableTemplate(schema, false).hasResourceProperties('AWS::DynamoDB::Table', {
+        StreamSpecification: Match.absent(),
+      });
+    }
   });
 
   it('maps number keys, tables without a sort key or TTL, and ALL projections', () => {

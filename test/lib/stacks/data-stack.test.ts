@@ -2,6 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { stageConfigs } from '../../../lib/config/stage-config';
 import { TABLE_SCHEMA_METADATA_KEY } from '../../../contracts/cfn-metadata';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
+import { logicalIdOf } from '../template-queries';
 
 /** The data stack has no functions: nothing to bundle. */
 const bundle: readonly StackPart[] = [];
@@ -41,30 +42,32 @@ describe('DataStack', () => {
     });
   });
 
-  it('keys the connections table by connection and sort key, with the byTopic index and TTL', () => {
-    dev.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [
-        { AttributeName: 'connectionId', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: Match.arrayWith([
-        { AttributeName: 'connectionId', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'topic', AttributeType: 'S' },
-      ]),
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byTopic',
-          KeySchema: [
-            { AttributeName: 'topic', KeyType: 'HASH' },
-            { AttributeName: 'connectionId', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
-      ],
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+  const tableOf = (template: Template, schema: 'Connections' | 'Comments'): Record<string, unknown> => {
+    const tables = Object.values(
+      template.findResources('AWS::DynamoDB::Table', { Metadata: { [TABLE_SCHEMA_METADATA_KEY]: schema } }),
+    );
+    expect(tables).toHaveLength(1);
+    return (tables[0] as { Properties: Record<string, unknown> }).Properties;
+  };
+
+  it('keys the connections table by generic pk and sk, with TTL, no secondary index and no stream', () => {
+    for (const template of [dev, prod]) {
+      expect(tableOf(template, 'Connections')).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        // Subscriber rows are keyed by post in the base table: a fan-out is a strongly consistent Query.
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        BillingMode: 'PAY_PER_REQUEST',
+      });
+      expect(tableOf(template, 'Connections')).not.toHaveProperty('GlobalSecondaryIndexes');
+      expect(tableOf(template, 'Connections')).not.toHaveProperty('StreamSpecification');
+    }
   });
 
   it('keys the comments table by post partition and sort key, without indexes, with TTL for events', () => {
@@ -82,17 +85,37 @@ describe('DataStack', () => {
     }
   });
 
+  it('streams the new image of every comments table change: the outbox events are published from', () => {
+    for (const template of [dev, prod]) {
+      expect(tableOf(template, 'Comments')).toMatchObject({
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      });
+    }
+  });
+
+  it('exports the comments stream ARN (for the publisher in the realtime stack), and no other stream', () => {
+    for (const stage of ['dev', 'prod'] as const) {
+      const { stacks, templates } = synthStage(stage, bundle);
+      const streamArns = Object.values(templates.data.toJSON().Outputs as Record<string, { Value: unknown }>)
+        .map((output) => output.Value)
+        .filter((value) => JSON.stringify(value).includes('"StreamArn"'));
+      expect(streamArns).toEqual([{ 'Fn::GetAtt': [logicalIdOf(stacks.data.commentsTable), 'StreamArn'] }]);
+    }
+  });
+
   it("names each table's schema in its metadata", () => {
     dev.hasResource('AWS::DynamoDB::Table', {
       Metadata: { [TABLE_SCHEMA_METADATA_KEY]: 'Connections' },
       Properties: Match.objectLike({
-        KeySchema: Match.arrayWith([{ AttributeName: 'connectionId', KeyType: 'HASH' }]),
+        KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+        StreamSpecification: Match.absent(),
       }),
     });
     dev.hasResource('AWS::DynamoDB::Table', {
       Metadata: { [TABLE_SCHEMA_METADATA_KEY]: 'Comments' },
       Properties: Match.objectLike({
         KeySchema: Match.arrayWith([{ AttributeName: 'pk', KeyType: 'HASH' }]),
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       }),
     });
   });

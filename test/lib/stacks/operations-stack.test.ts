@@ -185,7 +185,7 @@ describe('OperationsStack', () => {
           expect(Object.keys(metric.dimensions)).toEqual(['service']);
           expect(services).toContain(metric.dimensions.service);
         }
-        // Connections opened and closed, and the fan-out duration of both delivering functions.
+        // Connections opened and closed, and the fan-out duration of the three delivering functions.
         expect(custom).toEqual(
           expect.arrayContaining([
             {
@@ -203,6 +203,11 @@ describe('OperationsStack', () => {
               namespace: METRICS_NAMESPACE,
               name: 'FanOutDuration',
               dimensions: { service: 'fan-out-worker' },
+            },
+            {
+              namespace: METRICS_NAMESPACE,
+              name: 'FanOutDuration',
+              dimensions: { service: 'event-publisher' },
             },
           ]),
         );
@@ -224,6 +229,28 @@ describe('OperationsStack', () => {
         'ExecutionError',
       ]) {
         expect(byName(name)).toEqual([{ ApiId: 'TOKEN', Stage: 'prod' }]);
+      }
+    });
+
+    it.each(STAGE_NAMES)('graphs the depth of both dead-letter queues in %s', (stage) => {
+      const { realtime } = synthStage(stage, bundle).stacks;
+      const template = synthStage(stage, bundle).templates.operations;
+      const queues = dashboardMetrics(template).filter((m) => m.namespace === 'AWS/SQS');
+      expect(queues).toEqual([
+        {
+          namespace: 'AWS/SQS',
+          name: 'ApproximateNumberOfMessagesVisible',
+          dimensions: { QueueName: 'TOKEN' },
+        },
+        {
+          namespace: 'AWS/SQS',
+          name: 'ApproximateNumberOfMessagesVisible',
+          dimensions: { QueueName: 'TOKEN' },
+        },
+      ]);
+      const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+      for (const queue of [realtime.fanOutDeadLetterQueue, realtime.eventPublishing.failureQueue]) {
+        expect(body).toContain(logicalIdOf(queue));
       }
     });
   });
@@ -249,6 +276,7 @@ describe('OperationsStack', () => {
         'WebSocketMessages',
         'Broadcast',
         'FanOutWorker',
+        'EventPublisher',
         'CommentsApi',
       ]) {
         expect(names).toEqual(expect.arrayContaining([`${label}Errors`, `${label}Throttles`]));
@@ -272,17 +300,27 @@ describe('OperationsStack', () => {
       });
     });
 
-    it('fire on any message in the fan-out dead-letter queue', () => {
-      const { stacks } = synthStage('prod', bundle);
-      const alarm = alarmsOf(prod).DeadLetters0;
-      expect(alarm).toMatchObject({
-        Namespace: 'AWS/SQS',
-        MetricName: 'ApproximateNumberOfMessagesVisible',
-        Statistic: 'Maximum',
-        Period: 60,
-        Threshold: 1,
-      });
-      expect(JSON.stringify(alarm?.Dimensions)).toContain(logicalIdOf(stacks.realtime.fanOutDeadLetterQueue));
+    it("fire on any message in the fan-out worker's dead-letter queue or the publisher's failure queue", () => {
+      const { realtime } = synthStage('prod', bundle).stacks;
+      const alarms = alarmsOf(prod);
+      expect(Object.keys(alarms).filter((name) => name.startsWith('DeadLetters'))).toEqual([
+        'DeadLetters0',
+        'DeadLetters1',
+      ]);
+      for (const [name, queue] of [
+        ['DeadLetters0', realtime.fanOutDeadLetterQueue],
+        ['DeadLetters1', realtime.eventPublishing.failureQueue],
+      ] as const) {
+        expect(alarms[name]).toMatchObject({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Statistic: 'Maximum',
+          Period: 60,
+          Threshold: 1,
+        });
+        expect(alarms[name]?.Dimensions?.map((d) => d.Name)).toEqual(['QueueName']);
+        expect(JSON.stringify(alarms[name]?.Dimensions)).toContain(logicalIdOf(queue));
+      }
     });
 
     it('fire on API 5xx by ApiId and Stage, $default for the comments API', () => {
@@ -307,7 +345,7 @@ describe('OperationsStack', () => {
       const alarms = alarmsOf(prod);
       expect(alarms.FanOutFailures?.Threshold).toBe(stageConfigs.prod.operations.fanOutFailureThreshold);
       expect(alarms.FanOutFailures?.Metrics?.[0]?.Expression).toBe(
-        'FILL(deliveryfailures0, 0) + FILL(deliveryfailures1, 0)',
+        'FILL(deliveryfailures0, 0) + FILL(deliveryfailures1, 0) + FILL(deliveryfailures2, 0)',
       );
       expect(
         alarms.FanOutFailures?.Metrics?.slice(1).map((m) => [
@@ -317,6 +355,7 @@ describe('OperationsStack', () => {
       ).toEqual([
         ['DeliveryFailures', [{ Name: 'service', Value: 'broadcast' }]],
         ['DeliveryFailures', [{ Name: 'service', Value: 'fan-out-worker' }]],
+        ['DeliveryFailures', [{ Name: 'service', Value: 'event-publisher' }]],
       ]);
       expect(alarms.WebSocketErrors?.Metrics?.[0]?.Expression).toBe(
         'FILL(integration, 0) + FILL(execution, 0)',

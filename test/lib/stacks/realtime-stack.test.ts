@@ -1,14 +1,16 @@
 import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
 import { HTTP_ACCESS_LOG_FIELDS, WEBSOCKET_ACCESS_LOG_FIELDS } from '../../../lib/constructs/access-log';
-import { STAGE_NAMES, stageConfigs } from '../../../lib/config/stage-config';
+import { STAGE_NAMES, stageConfigs, type StageName } from '../../../lib/config/stage-config';
 import { ENTRY_METADATA_KEY } from '../../../contracts/cfn-metadata';
 import type { HandlerFunction } from '../../../lib/constructs/handler-function';
 import type { RealtimeStack } from '../../../lib/stacks/realtime-stack';
 import type { DataStack } from '../../../lib/stacks/data-stack';
+import type { IConstruct } from 'constructs';
 import { synthConfig, synthStage, type StackPart } from '../synth-stage';
 import {
   actionsOf,
   actionsOn,
+  importedOutput,
   logicalIdOf,
   refersTo,
   routesOf,
@@ -31,6 +33,13 @@ const WRITE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
 ];
+
+/** The stage configs' worker settings, spelled out: what a reviewer expects each stage to deploy. */
+const WORKER_CONCURRENCY: Readonly<Record<StageName, number>> = { dev: 5, prod: 20 };
+const WORKER_EVENT_AGE_SECONDS: Readonly<Record<StageName, number>> = { dev: 60 * 60, prod: 6 * 60 * 60 };
+
+/** What DynamoEventSource grants on a table's stream ARN. */
+const STREAM_READ_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
 
 type RouteProperties = {
   ApiId: { Ref: string };
@@ -57,6 +66,14 @@ describe('RealtimeStack', () => {
   let stack: RealtimeStack;
   let data: DataStack;
 
+  /** The realtime stack's import of the comments table's stream ARN. */
+  const commentsStreamArn = (): unknown => {
+    const { stacks, templates } = synthStage('dev', bundle);
+    return importedOutput(stacks.data, templates.data, {
+      'Fn::GetAtt': [logicalIdOf(stacks.data.commentsTable), 'StreamArn'],
+    });
+  };
+
   beforeAll(() => {
     const dev = synthStage('dev', bundle);
     template = dev.templates.realtime;
@@ -82,6 +99,7 @@ describe('RealtimeStack', () => {
         $default: messages,
         subscribe: messages,
         unsubscribe: messages,
+        listComments: messages,
         ping: messages,
       });
     });
@@ -106,6 +124,7 @@ describe('RealtimeStack', () => {
         $default: ['NONE', undefined],
         subscribe: ['NONE', undefined],
         unsubscribe: ['NONE', undefined],
+        listComments: ['NONE', undefined],
         ping: ['NONE', undefined],
       });
     });
@@ -232,8 +251,8 @@ describe('RealtimeStack', () => {
   });
 
   describe('functions', () => {
-    it('runs five Node.js 24 functions on ARM, each naming its source entry', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 5);
+    it('runs six Node.js 24 functions on ARM, each naming its source entry', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 6);
       const entries = new Capture();
       template.allResources('AWS::Lambda::Function', {
         Properties: { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' },
@@ -243,6 +262,7 @@ describe('RealtimeStack', () => {
       while (entries.next()) seen.push(entries.asString());
       expect(seen.sort()).toEqual([
         'lambda/broadcast/handler.ts',
+        'lambda/event-publisher/handler.ts',
         'lambda/fan-out-worker/handler.ts',
         'lambda/websocket-authorizer/handler.ts',
         'lambda/websocket-connection/handler.ts',
@@ -338,19 +358,22 @@ describe('RealtimeStack', () => {
     const envOf = (handler: HandlerFunction): Record<string, unknown> =>
       template.toJSON().Resources[logicalIdOf(handler.function)].Properties.Environment.Variables;
 
-    it('gives the broadcast function the connections table, the endpoint, the worker and the fan-out settings', () => {
+    it('gives the broadcast function both tables, the endpoint, the worker, the fan-out settings and its claim TTL', () => {
       const { fanOutRetry } = stageConfigs.dev;
       expect(envOf(stack.broadcastHandler)).toEqual({
         STAGE: 'dev',
         POWERTOOLS_SERVICE_NAME: 'broadcast',
         CONNECTIONS_TABLE_NAME: expect.anything(),
+        COMMENTS_TABLE_NAME: expect.anything(),
         WEBSOCKET_MANAGEMENT_ENDPOINT: expect.anything(),
         FAN_OUT_CONCURRENCY: '50',
         FAN_OUT_BATCH_SIZE: '50',
         FAN_OUT_MAX_ATTEMPTS: String(fanOutRetry.maxAttempts),
         FAN_OUT_RETRY_BASE_MS: String(fanOutRetry.baseMs),
         FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxMs),
-        FAN_OUT_WORKER_FUNCTION_NAME: { Ref: logicalIdOf(stack.fanOutWorker.function) },
+        FAN_OUT_WORKER_FUNCTION_NAME: { Ref: logicalIdOf(stack.fanOutWorker.handler.function) },
+        // Its 29 s timeout plus a second: a claim is only taken over from a holder that is certainly dead.
+        PUBLISH_CLAIM_TTL_MS: '30000',
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'broadcast' }) },
@@ -360,7 +383,7 @@ describe('RealtimeStack', () => {
 
     it('gives the fan-out worker the connections table, the endpoint and the delivery settings, no batch size', () => {
       const { fanOutRetry } = stageConfigs.dev;
-      expect(envOf(stack.fanOutWorker)).toEqual({
+      expect(envOf(stack.fanOutWorker.handler)).toEqual({
         STAGE: 'dev',
         POWERTOOLS_SERVICE_NAME: 'fan-out-worker',
         CONNECTIONS_TABLE_NAME: expect.anything(),
@@ -371,7 +394,9 @@ describe('RealtimeStack', () => {
         FAN_OUT_RETRY_MAX_MS: String(fanOutRetry.maxMs),
         FAN_OUT_MAX_GENERATIONS: '3',
       });
-      expect(refersTo(envOf(stack.fanOutWorker).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(true);
+      expect(refersTo(envOf(stack.fanOutWorker.handler).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(
+        true,
+      );
       template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'fan-out-worker' }) },
         Timeout: 60,
@@ -391,54 +416,127 @@ describe('RealtimeStack', () => {
         template.toJSON().Resources[logicalIdOf(handler.function)].Properties.Environment.Variables;
       expect(refersTo(env(stack.connectionHandler).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(true);
       expect(refersTo(env(stack.messagesHandler).COMMENTS_TABLE_NAME, data.commentsTable)).toBe(true);
+      expect(refersTo(env(stack.broadcastHandler).CONNECTIONS_TABLE_NAME, data.connectionsTable)).toBe(true);
+      expect(refersTo(env(stack.broadcastHandler).COMMENTS_TABLE_NAME, data.commentsTable)).toBe(true);
       expect(env(stack.connectionHandler).COMMENTS_TABLE_NAME).toBeUndefined();
-      expect(env(stack.broadcastHandler).COMMENTS_TABLE_NAME).toBeUndefined();
+      expect(env(stack.fanOutWorker.handler).COMMENTS_TABLE_NAME).toBeUndefined();
     });
   });
 
-  describe('fan-out worker async invocations', () => {
-    it('are retried twice by Lambda, then sent to the dead-letter queue', () => {
-      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
-      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-        FunctionName: { Ref: logicalIdOf(stack.fanOutWorker.function) },
-        Qualifier: '$LATEST',
-        MaximumRetryAttempts: 2,
-        DestinationConfig: {
-          OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(stack.fanOutDeadLetterQueue), 'Arn'] } },
-        },
-      });
+  describe('asynchronous invocations', () => {
+    const invokeConfigOf = (stageTemplate: Template, handler: HandlerFunction): Record<string, unknown> => {
+      const configs = Object.values(
+        stageTemplate.findResources('AWS::Lambda::EventInvokeConfig', {
+          Properties: { FunctionName: { Ref: logicalIdOf(handler.function) } },
+        }),
+      );
+      expect(configs).toHaveLength(1);
+      return (configs[0] as { Properties: Record<string, unknown> }).Properties;
+    };
+
+    it('are configured for the fan-out worker and the broadcast function only', () => {
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 2);
     });
 
-    it.each(['dev', 'prod'] as const)(
-      'end in a %s dead-letter queue encrypted by SQS, kept 14 days, refusing requests without TLS',
+    it.each(STAGE_NAMES)(
+      'of the %s fan-out worker are retried twice, kept for the stage event age, then dead-lettered',
       (stage) => {
-        const stageTemplate = stage === 'dev' ? template : prodTemplate;
-        stageTemplate.resourceCountIs('AWS::SQS::Queue', 1);
-        const queues = stageTemplate.findResources('AWS::SQS::Queue');
-        const [queueId, queue] = Object.entries(queues)[0] ?? [];
-        expect(queue).toMatchObject({
-          Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
-          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
-        });
-        stageTemplate.hasResourceProperties('AWS::SQS::QueuePolicy', {
-          Queues: [{ Ref: queueId }],
-          PolicyDocument: {
-            Statement: [
-              {
-                Effect: 'Deny',
-                Action: 'sqs:*',
-                Principal: { AWS: '*' },
-                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-                Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
-              },
-            ],
+        const { stacks, templates } = synthStage(stage, bundle);
+        const { fanOutWorker } = stacks.realtime;
+        expect(invokeConfigOf(templates.realtime, fanOutWorker.handler)).toEqual({
+          FunctionName: { Ref: logicalIdOf(fanOutWorker.handler.function) },
+          Qualifier: '$LATEST',
+          MaximumRetryAttempts: 2,
+          MaximumEventAgeInSeconds: WORKER_EVENT_AGE_SECONDS[stage],
+          DestinationConfig: {
+            OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(fanOutWorker.deadLetterQueue), 'Arn'] } },
           },
+        });
+        expect(stacks.realtime.fanOutDeadLetterQueue).toBe(fanOutWorker.deadLetterQueue);
+      },
+    );
+
+    it.each(STAGE_NAMES)(
+      'of the %s broadcast function (respond-async jobs) are never retried, dropped after 60 s, with no destination',
+      (stage) => {
+        const { stacks, templates } = synthStage(stage, bundle);
+        expect(invokeConfigOf(templates.realtime, stacks.realtime.broadcastHandler)).toEqual({
+          FunctionName: { Ref: logicalIdOf(stacks.realtime.broadcastHandler.function) },
+          Qualifier: '$LATEST',
+          MaximumRetryAttempts: 0,
+          MaximumEventAgeInSeconds: 60,
         });
       },
     );
   });
 
+  describe.each(STAGE_NAMES)('fan-out worker concurrency (%s)', (stage) => {
+    it('reserves the stage concurrency for the worker, and for no other function', () => {
+      const { stacks, templates } = synthStage(stage, bundle);
+      const reserved = Object.entries(templates.realtime.findResources('AWS::Lambda::Function'))
+        .filter(([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined)
+        .map(([id, fn]) => [id, fn.Properties.ReservedConcurrentExecutions]);
+      expect(reserved).toEqual([
+        [logicalIdOf(stacks.realtime.fanOutWorker.handler.function), WORKER_CONCURRENCY[stage]],
+      ]);
+    });
+  });
+
+  describe.each(STAGE_NAMES)('dead-letter queues (%s)', (stage) => {
+    const stageTemplate = (): Template => synthStage(stage, bundle).templates.realtime;
+    const stageStack = (): RealtimeStack => synthStage(stage, bundle).stacks.realtime;
+
+    it("are exactly the fan-out worker's and the publisher's failure queue", () => {
+      expect(Object.keys(stageTemplate().findResources('AWS::SQS::Queue')).sort()).toEqual(
+        [
+          logicalIdOf(stageStack().fanOutWorker.deadLetterQueue),
+          logicalIdOf(stageStack().eventPublishing.failureQueue),
+        ].sort(),
+      );
+    });
+
+    it.each([
+      [
+        'fan-out worker dead-letter queue',
+        (realtime: RealtimeStack) => realtime.fanOutWorker.deadLetterQueue,
+      ],
+      ['publisher failure queue', (realtime: RealtimeStack) => realtime.eventPublishing.failureQueue],
+    ])('keep the %s encrypted by SQS, 14 days, refusing requests without TLS', (_name, queueOf) => {
+      const queueId = logicalIdOf(queueOf(stageStack()));
+      expect(stageTemplate().toJSON().Resources[queueId]).toMatchObject({
+        Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
+        DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+      });
+      stageTemplate().hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+            },
+          ],
+        },
+      });
+    });
+  });
+
   describe('grants', () => {
+    /** Every function of the stack, by the name a failing assertion shows. */
+    const handlers = (): Record<string, HandlerFunction> => ({
+      authorizer: stack.authorizerHandler,
+      connection: stack.connectionHandler,
+      messages: stack.messagesHandler,
+      broadcast: stack.broadcastHandler,
+      fanOutWorker: stack.fanOutWorker.handler,
+      publisher: stack.eventPublishing.handler,
+    });
+    const others = (...except: string[]): [string, HandlerFunction][] =>
+      Object.entries(handlers()).filter(([name]) => !except.includes(name));
+
     it('lets the connection function read and write connections, and nothing on comments or the API', () => {
       const actions = actionsOn(template, stack.connectionHandler, data.connectionsTable);
       expect(actions).toEqual([...READ_ACTIONS, ...WRITE_ACTIONS].sort());
@@ -455,108 +553,167 @@ describe('RealtimeStack', () => {
       );
     });
 
-    it('lets only the broadcast function query the byTopic index, and no function any other index', () => {
-      const indexResources = (handler: HandlerFunction): unknown[] =>
-        statementsOf(template, handler)
-          .filter((s) => JSON.stringify(s.Resource).includes('/index/'))
-          .map((s) => [actionsOf(s), s.Resource]);
-      expect(indexResources(stack.broadcastHandler)).toEqual([
-        [
-          ['dynamodb:Query'],
-          { 'Fn::Join': ['', [{ 'Fn::GetStackOutput': expect.any(Object) }, '/index/byTopic']] },
-        ],
-      ]);
-      for (const handler of [
-        stack.authorizerHandler,
-        stack.connectionHandler,
-        stack.messagesHandler,
-        stack.fanOutWorker,
-      ]) {
-        expect(indexResources(handler)).toEqual([]);
+    it('grants no function any index: subscribers are read with a Query of the base table', () => {
+      for (const [name, handler] of Object.entries(handlers())) {
+        const indexStatements = statementsOf(template, handler).filter((s) =>
+          JSON.stringify(s.Resource).includes('/index/'),
+        );
+        expect({ name, indexStatements }).toEqual({ name, indexStatements: [] });
       }
-      expect(JSON.stringify(template.toJSON())).not.toContain('/index/*');
+      expect(JSON.stringify(template.toJSON())).not.toContain('/index/');
     });
 
     it('lets the broadcast function read connections and delete them, never put or update', () => {
       const actions = actionsOn(template, stack.broadcastHandler, data.connectionsTable);
-      expect(actions).toEqual(
-        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'].sort(),
-      );
+      expect(actions).toEqual([...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort());
       expect(actions).not.toContain('dynamodb:PutItem');
       expect(actions).not.toContain('dynamodb:UpdateItem');
-      expect(actionsOn(template, stack.broadcastHandler, data.commentsTable)).toEqual([]);
     });
 
-    const workerArn = (): unknown => ({ 'Fn::GetAtt': [logicalIdOf(stack.fanOutWorker.function), 'Arn'] });
+    it.each([
+      ['broadcast function', (): HandlerFunction => stack.broadcastHandler],
+      ['publisher', (): HandlerFunction => stack.eventPublishing.handler],
+    ])(
+      'lets the %s read comments and update them (the publish cursor), never put or delete',
+      (_name, handler) => {
+        // The publisher's reads of the table's stream refer to the table too: asserted on their own below.
+        const itemActions = actionsOn(template, handler(), data.commentsTable).filter(
+          (action) => !STREAM_READ_ACTIONS.includes(action),
+        );
+        expect(itemActions).toEqual([...READ_ACTIONS, 'dynamodb:UpdateItem'].sort());
+      },
+    );
+
+    it('lets the publisher read connections and delete them, never put or update', () => {
+      expect(actionsOn(template, stack.eventPublishing.handler, data.connectionsTable)).toEqual(
+        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
+      );
+    });
+
+    it('lets the fan-out worker read connections and delete them, never put or update, nothing on comments', () => {
+      expect(actionsOn(template, stack.fanOutWorker.handler, data.connectionsTable)).toEqual(
+        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
+      );
+      expect(actionsOn(template, stack.fanOutWorker.handler, data.commentsTable)).toEqual([]);
+    });
+
+    const arnOf = (handler: HandlerFunction): unknown => ({
+      'Fn::GetAtt': [logicalIdOf(handler.function), 'Arn'],
+    });
     const invokeStatements = (handler: HandlerFunction): unknown[] =>
       statementsOf(template, handler)
         .filter((s) => actionsOf(s).some((action) => action.startsWith('lambda:')))
         .map((s) => [actionsOf(s), s.Resource]);
 
-    it('lets the fan-out worker read connections and delete them, without the index, put or update', () => {
-      expect(actionsOn(template, stack.fanOutWorker, data.connectionsTable)).toEqual(
-        [...READ_ACTIONS, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'].sort(),
+    it('lets the broadcast function invoke exactly the fan-out worker and itself, no version or alias', () => {
+      expect(invokeStatements(stack.broadcastHandler)).toEqual(
+        expect.arrayContaining([
+          [['lambda:InvokeFunction'], arnOf(stack.fanOutWorker.handler)],
+          [['lambda:InvokeFunction'], arnOf(stack.broadcastHandler)],
+        ]),
       );
-      expect(actionsOn(template, stack.fanOutWorker, data.commentsTable)).toEqual([]);
+      expect(invokeStatements(stack.broadcastHandler)).toHaveLength(2);
     });
 
-    it('lets the broadcast function invoke exactly the fan-out worker, no version or alias of it', () => {
-      expect(invokeStatements(stack.broadcastHandler)).toEqual([[['lambda:InvokeFunction'], workerArn()]]);
+    it('lets the publisher invoke exactly the fan-out worker, no version or alias of it', () => {
+      expect(invokeStatements(stack.eventPublishing.handler)).toEqual([
+        [['lambda:InvokeFunction'], arnOf(stack.fanOutWorker.handler)],
+      ]);
     });
 
     it('lets the fan-out worker invoke itself (to hand on failed ids) and nothing else', () => {
-      expect(invokeStatements(stack.fanOutWorker)).toEqual([[['lambda:InvokeFunction'], workerArn()]]);
-      for (const handler of [stack.authorizerHandler, stack.connectionHandler, stack.messagesHandler]) {
-        expect(invokeStatements(handler)).toEqual([]);
+      expect(invokeStatements(stack.fanOutWorker.handler)).toEqual([
+        [['lambda:InvokeFunction'], arnOf(stack.fanOutWorker.handler)],
+      ]);
+      for (const [name, handler] of others('broadcast', 'fanOutWorker', 'publisher')) {
+        expect({ name, statements: invokeStatements(handler) }).toEqual({ name, statements: [] });
       }
     });
 
-    it('lets only the fan-out worker send to the dead-letter queue, and only to it', () => {
+    it('gives each self-invoke grant a policy of its own, so no function depends on itself', () => {
+      const selfInvoking = [stack.broadcastHandler, stack.fanOutWorker.handler];
+      for (const handler of selfInvoking) {
+        const policies = Object.values(
+          template.findResources('AWS::IAM::Policy', {
+            Properties: { Roles: [{ Ref: logicalIdOf(handler.role) }] },
+          }),
+        ) as { Properties: { PolicyDocument: { Statement: PolicyStatement[] } } }[];
+        const own = policies.filter(({ Properties }) =>
+          Properties.PolicyDocument.Statement.some((st) => refersTo(st.Resource, handler.function)),
+        );
+        expect(own.map(({ Properties }) => Properties.PolicyDocument.Statement)).toEqual([
+          [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: arnOf(handler) }],
+        ]);
+      }
+    });
+
+    it('lets the fan-out worker and the publisher each send to their own queue, and no one else to any', () => {
       const sqsStatements = (handler: HandlerFunction): PolicyStatement[] =>
         statementsOf(template, handler).filter((s) =>
           actionsOf(s).some((action) => action.startsWith('sqs:')),
         );
-      expect(sqsStatements(stack.fanOutWorker)).toEqual([
+      const sendTo = (queue: IConstruct): unknown[] => [
         expect.objectContaining({
           Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
-          Resource: { 'Fn::GetAtt': [logicalIdOf(stack.fanOutDeadLetterQueue), 'Arn'] },
+          Resource: { 'Fn::GetAtt': [logicalIdOf(queue), 'Arn'] },
         }),
-      ]);
-      for (const handler of [
-        stack.authorizerHandler,
-        stack.connectionHandler,
-        stack.messagesHandler,
-        stack.broadcastHandler,
-      ]) {
-        expect(sqsStatements(handler)).toEqual([]);
+      ];
+      expect(sqsStatements(stack.fanOutWorker.handler)).toEqual(sendTo(stack.fanOutDeadLetterQueue));
+      expect(sqsStatements(stack.eventPublishing.handler)).toEqual(
+        sendTo(stack.eventPublishing.failureQueue),
+      );
+      for (const [name, handler] of others('fanOutWorker', 'publisher')) {
+        expect({ name, statements: sqsStatements(handler) }).toEqual({ name, statements: [] });
       }
     });
 
-    it.each(['messagesHandler', 'broadcastHandler', 'fanOutWorker'] as const)(
-      'lets the %s post to connections of this API stage only',
-      (handler) => {
-        const manage = statementsOf(template, stack[handler]).filter((s) =>
-          actionsOf(s).includes('execute-api:ManageConnections'),
-        );
-        expect(manage).toHaveLength(1);
-        expect(manage[0]?.Resource).toEqual({
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':execute-api:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':',
-              { Ref: logicalIdOf(stack.webSocketApi) },
-              '/dev/POST/@connections/*',
-            ],
+    it("lets only the publisher read a stream: the comments table's, plus ListStreams", () => {
+      const streamActions = /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/;
+      const streamStatements = (handler: HandlerFunction): unknown[] =>
+        statementsOf(template, handler)
+          .filter((s) => actionsOf(s).some((action) => streamActions.test(action)))
+          .map((s) => [actionsOf(s).filter((action) => streamActions.test(action)), s.Resource]);
+      const publisherStatements = streamStatements(stack.eventPublishing.handler);
+      expect(publisherStatements).toEqual(
+        expect.arrayContaining([
+          [STREAM_READ_ACTIONS, commentsStreamArn()],
+          // DynamoEventSource grants ListStreams on `*` (it shares the X-Ray statement; see nag.test.ts).
+          [['dynamodb:ListStreams'], '*'],
+        ]),
+      );
+      expect(publisherStatements).toHaveLength(2);
+      for (const [name, handler] of others('publisher')) {
+        expect({ name, statements: streamStatements(handler) }).toEqual({ name, statements: [] });
+      }
+    });
+
+    it.each([
+      ['messages function', (): HandlerFunction => stack.messagesHandler],
+      ['broadcast function', (): HandlerFunction => stack.broadcastHandler],
+      ['fan-out worker', (): HandlerFunction => stack.fanOutWorker.handler],
+      ['publisher', (): HandlerFunction => stack.eventPublishing.handler],
+    ])('lets the %s post to connections of this API stage only', (_name, handler) => {
+      const manage = statementsOf(template, handler()).filter((s) =>
+        actionsOf(s).includes('execute-api:ManageConnections'),
+      );
+      expect(manage).toHaveLength(1);
+      expect(manage[0]?.Resource).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':execute-api:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':',
+            { Ref: logicalIdOf(stack.webSocketApi) },
+            '/dev/POST/@connections/*',
           ],
-        });
-      },
-    );
+        ],
+      });
+    });
   });
 
   it('outputs the wss URL, the management endpoint and the broadcast URL', () => {
