@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { RetryPolicy } from '../../contracts/backoff';
 import { CommentsApiRoutes, type CommentsApiRouteKey } from '../../contracts/comments-api-routes';
+import { sizeWebSocketThrottles } from './websocket-capacity';
 
 /** The stages this app can be synthesized for; `cdk synth -c stage=<name>`. */
 export const STAGE_NAMES = ['dev', 'prod'] as const;
@@ -36,6 +37,11 @@ export type IdentityConfig =
        * @default false
        */
       readonly threatProtection?: boolean;
+      /**
+       * Sends the pool's e-mails (invitations, verification codes, password resets) through Amazon SES.
+       * @default Cognito's own sender: no-reply@verificationemail.com, 50 e-mails a day per account
+       */
+      readonly email?: CognitoEmailConfig;
     }
   | {
       readonly kind: 'oidc';
@@ -47,6 +53,22 @@ export type IdentityConfig =
       readonly jwksUrl?: string;
     };
 
+/**
+ * A verified Amazon SES identity the user pool sends its e-mails from (Cognito's `DEVELOPER` sending
+ * account). Cognito calls SES through its service-linked role; the identity must be verified (and, while
+ * the SES account is in the sandbox, so must every recipient). See docs/deploy.md, "Cognito e-mail".
+ */
+export interface CognitoEmailConfig {
+  /** The SES identity's ARN: `arn:aws:ses:<region>:<account>:identity/<address or domain>`. */
+  readonly sesSourceArn: string;
+  /** The From header: `no-reply@example.com` or `Example <no-reply@example.com>`, an address of that identity. */
+  readonly from: string;
+  /** @default replies go to the From address */
+  readonly replyTo?: string;
+  /** An SES configuration set (event publishing, dedicated IP pools). @default none */
+  readonly configurationSet?: string;
+}
+
 /** Per-route throttles of the comments API, by route key; routes not named get the stage's `httpThrottle`. */
 export type RouteThrottleConfig = Readonly<Partial<Record<CommentsApiRouteKey, ThrottleConfig>>>;
 
@@ -56,13 +78,24 @@ export type RouteThrottleConfig = Readonly<Partial<Record<CommentsApiRouteKey, T
  */
 export interface StageConfig {
   readonly stageName: StageName;
-  /** Tables and log groups. RETAIN keeps the data when a stack is deleted or a resource replaced. */
+  /**
+   * Tables, the user pool, log groups, queues and the alarm key. RETAIN_ON_UPDATE_OR_DELETE keeps them (and
+   * their data) when a stack is deleted or a resource replaced, but not when their own creation is rolled
+   * back: a first deploy that fails leaves no empty orphans behind (DeletionPolicy RetainExceptOnCreate).
+   */
   readonly removalPolicy: RemovalPolicy;
   readonly pointInTimeRecovery: boolean;
   /** DynamoDB deletion protection on the tables, and termination protection on the data stack. */
   readonly deletionProtection: boolean;
-  /** Applies to every route of the WebSocket stage, messages included. */
+  /**
+   * Connected clients the WebSocket stage is sized for, heartbeats included: its throttles below are derived
+   * from it (lib/config/websocket-capacity.ts; docs/deploy.md, "Capacity"). Change this, not the throttles.
+   */
+  readonly webSocketClients: number;
+  /** The WebSocket stage's default route throttle: $connect, subscribe, pages, $default. */
   readonly webSocketThrottle: ThrottleConfig;
+  /** The `ping` route's own throttle: under overload, heartbeats are refused before anything else. */
+  readonly webSocketPingThrottle: ThrottleConfig;
   /** Applies to the broadcast and comments HTTP API stages. */
   readonly httpThrottle: ThrottleConfig;
   /** Tighter limits on the comments API's write routes, where one caller can create rows (and broadcasts). */
@@ -157,6 +190,12 @@ export interface OperationsConfig {
 }
 
 const FAN_OUT_RETRY: Omit<RetryPolicy, 'factor'> = { maxAttempts: 6, baseMs: 50, maxMs: 2000 };
+/**
+ * Prod retries soon and long: a large broadcast keeps the account's Management API quota saturated for
+ * seconds, a 429 costs no quota, and a short backoff capped at 500 ms keeps the bucket busy; 30 attempts
+ * outlast a quota shared with heartbeats or other broadcasts (docs/capacity.md).
+ */
+const PROD_FAN_OUT_RETRY: Omit<RetryPolicy, 'factor'> = { maxAttempts: 30, baseMs: 10, maxMs: 500 };
 
 const TWO_HOURS_AND_A_QUARTER = 2 * 60 * 60 + 15 * 60;
 const ONE_HOUR = 60 * 60;
@@ -165,13 +204,20 @@ const ONE_DAY = 24 * ONE_HOUR;
 
 const { createPost, createComment, updateComment, deleteComment } = CommentsApiRoutes;
 
+const DEV_WEBSOCKET_CLIENTS = 1_000;
+const PROD_WEBSOCKET_CLIENTS = 20_000;
+const devWebSocket = sizeWebSocketThrottles(DEV_WEBSOCKET_CLIENTS);
+const prodWebSocket = sizeWebSocketThrottles(PROD_WEBSOCKET_CLIENTS);
+
 export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
   dev: {
     stageName: 'dev',
     removalPolicy: RemovalPolicy.DESTROY,
     pointInTimeRecovery: false,
     deletionProtection: false,
-    webSocketThrottle: { rateLimit: 50, burstLimit: 100 },
+    webSocketClients: DEV_WEBSOCKET_CLIENTS,
+    webSocketThrottle: devWebSocket.stage,
+    webSocketPingThrottle: devWebSocket.ping,
     httpThrottle: { rateLimit: 50, burstLimit: 100 },
     commentsApiRouteThrottle: {
       [createPost]: { rateLimit: 2, burstLimit: 5 },
@@ -204,10 +250,12 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
   },
   prod: {
     stageName: 'prod',
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     pointInTimeRecovery: true,
     deletionProtection: true,
-    webSocketThrottle: { rateLimit: 500, burstLimit: 1000 },
+    webSocketClients: PROD_WEBSOCKET_CLIENTS,
+    webSocketThrottle: prodWebSocket.stage,
+    webSocketPingThrottle: prodWebSocket.ping,
     httpThrottle: { rateLimit: 500, burstLimit: 1000 },
     commentsApiRouteThrottle: {
       [createPost]: { rateLimit: 10, burstLimit: 20 },
@@ -223,13 +271,15 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     logRetention: RetentionDays.ONE_MONTH,
     connectionTtlSeconds: TWO_HOURS_AND_A_QUARTER,
     broadcastTimeoutMs: 3000,
-    fanOutConcurrency: 50,
-    fanOutBatchSize: 200,
-    fanOutRetry: FAN_OUT_RETRY,
+    // Sized by `npm run simulate` (docs/capacity.md) so that a 100,000-subscriber broadcast finishes within
+    // 1.15 × the default quota's 10 s: its 200 batches of 500 all run at once (an async event beyond the
+    // worker cap is throttled and retried after 1 s, 2 s, 4 s …), 10 pushes in flight each (a 256 MB worker
+    // is CPU-bound at a few hundred a second), and 429s retried soon.
+    fanOutConcurrency: 10,
+    fanOutBatchSize: 500,
+    fanOutRetry: PROD_FAN_OUT_RETRY,
     fanOutMaxGenerations: 3,
-    // Four workers at 50 calls in flight already fill API Gateway's default 10,000 calls per second;
-    // more would only collect 429s (docs/capacity.md).
-    fanOutWorkerConcurrency: 20,
+    fanOutWorkerConcurrency: 200,
     fanOutMaxEventAgeSeconds: SIX_HOURS,
     publishing: {
       batchSize: 10,

@@ -3,13 +3,14 @@ import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENTRY_METADATA_KEY } from '../../contracts/cfn-metadata';
 import { EnvNames } from '../../contracts/env-names';
 import type { ServiceName } from '../../contracts/telemetry-names';
 import type { StageConfig } from '../config/stage-config';
+import { HANDLER_BUNDLING } from './bundling';
 import { acknowledgeWildcardResource } from './nag-acknowledgement';
 
 /** The repository root: entries are given relative to it, and it is what esbuild bundles from. */
@@ -113,8 +114,8 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      // The latest Node.js runtime (cdk-nag AwsSolutions-L1). The bundle keeps target node22 (below): it needs
-      // nothing newer, and the local stack runs the very same bundle on the developer's Node.js.
+      // The latest Node.js runtime (cdk-nag AwsSolutions-L1). The bundle keeps target node22 (HANDLER_BUNDLING):
+      // it needs nothing newer, and the local stack runs the very same bundle on the developer's Node.js.
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -134,16 +135,8 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         ...props.environment,
       },
-      bundling: {
-        minify: true,
-        // Source maps embed absolute paths, which would make the asset hash differ per checkout.
-        sourceMap: false,
-        target: 'node22',
-        format: OutputFormat.CJS,
-        // The Node.js 24 runtime ships AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
-        logLevel: LogLevel.WARNING,
-      },
+      // The pinned AWS SDK goes into the bundle, minified and tree-shaken: see HANDLER_BUNDLING.
+      bundling: { ...HANDLER_BUNDLING, mainFields: [...HANDLER_BUNDLING.mainFields] },
     });
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, props.entry);
     acknowledgeWildcardResource(

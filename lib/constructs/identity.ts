@@ -1,7 +1,7 @@
 import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
-import type { IdentityConfig, StageConfig } from '../config/stage-config';
+import type { CognitoEmailConfig, IdentityConfig, StageConfig } from '../config/stage-config';
 
 export interface IdentityProps {
   readonly stageConfig: StageConfig;
@@ -66,6 +66,7 @@ export class Identity extends Construct {
       deletionProtection: stageConfig.deletionProtection,
       removalPolicy: stageConfig.removalPolicy,
     });
+    if (config.email) useSesEmail(this.userPool, config.email);
     this.userPoolClient = this.userPool.addClient('WebClient', {
       userPoolClientName: `realtime-comments-${stageConfig.stageName}-web`,
       // A browser client cannot keep a secret, and SRP never sends the password itself.
@@ -103,6 +104,42 @@ export class Identity extends Construct {
       });
     }
   }
+}
+
+/**
+ * Cognito's own sender allows 50 e-mails a day per account (invitations, codes, password resets): enough
+ * for a handful of operators, not for real users. With an SES identity Cognito sends through SES
+ * (`DEVELOPER`), within that account's SES quotas. Set on the L1 property: UserPoolEmail.withSES() builds
+ * the identity's ARN from the stack's region, which an environment-agnostic stack does not know.
+ */
+function useSesEmail(userPool: cognito.UserPool, email: CognitoEmailConfig): void {
+  const fail = (message: string): never => {
+    throw new Error(`${userPool.node.path}: identity email ${message}`);
+  };
+  if (
+    !Token.isUnresolved(email.sesSourceArn) &&
+    !/^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity\/[^\s]+$/.test(email.sesSourceArn)
+  ) {
+    fail(
+      `sesSourceArn must be an SES identity ARN (arn:aws:ses:<region>:<account>:identity/…), got "${email.sesSourceArn}"`,
+    );
+  }
+  const address = /<([^<>\s]+@[^<>\s]+)>$/.exec(email.from)?.[1] ?? email.from;
+  if (!Token.isUnresolved(email.from) && !/^[^@\s<>]+@[^@\s<>]+$/.test(address)) {
+    fail(`from must be an address or "Name <address>", got "${email.from}"`);
+  }
+  if (email.configurationSet !== undefined && !/^[a-zA-Z0-9_-]{1,64}$/.test(email.configurationSet)) {
+    fail(
+      `configurationSet must be an SES configuration set name ([A-Za-z0-9_-]{1,64}), got "${email.configurationSet}"`,
+    );
+  }
+  (userPool.node.defaultChild as cognito.CfnUserPool).emailConfiguration = {
+    emailSendingAccount: 'DEVELOPER',
+    sourceArn: email.sesSourceArn,
+    from: email.from,
+    replyToEmailAddress: email.replyTo,
+    configurationSet: email.configurationSet,
+  };
 }
 
 /** Tokens are only ever verified against keys fetched over TLS; a trailing slash would never match `iss`. */

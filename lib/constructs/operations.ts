@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -59,7 +59,11 @@ export interface OperationsProps {
 export class Operations extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarmTopic: sns.Topic;
+  /** The alarm topic's customer managed key. */
+  readonly topicKey: kms.Key;
   readonly alarms: cloudwatch.Alarm[] = [];
+  /** The ARN of every alarm, built from its name: what CloudWatch may publish (and use the key) for. */
+  readonly alarmArns: string[] = [];
 
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
@@ -67,20 +71,16 @@ export class Operations extends Construct {
     const { operations } = stageConfig;
     const period = Duration.minutes(5);
 
-    // CloudWatch can only publish to an encrypted topic through a customer managed key it may use.
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
+    // CloudWatch can only publish to an encrypted topic through a customer managed key it may use; what it
+    // may do with the key, and with the topic, is granted once the alarms exist (allowAlarmsToPublish).
+    this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
       description: `Encrypts the realtime-comments ${stageConfig.stageName} alarm topic`,
       enableKeyRotation: true,
       removalPolicy: stageConfig.removalPolicy,
     });
-    topicKey.grant(
-      new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-      'kms:Decrypt',
-      'kms:GenerateDataKey*',
-    );
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `realtime-comments ${stageConfig.stageName} alarms`,
-      masterKey: topicKey,
+      masterKey: this.topicKey,
       enforceSSL: true,
     });
     if (operations.alarmEmail) {
@@ -209,9 +209,11 @@ export class Operations extends Construct {
     );
 
     if (!operations.alarms) return;
+    const stack = Stack.of(this);
     const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold = 1) => {
+      const alarmName = `realtime-comments-${stageConfig.stageName}-${alarmId}`;
       const created = new cloudwatch.Alarm(this, alarmId, {
-        alarmName: `realtime-comments-${stageConfig.stageName}-${alarmId}`,
+        alarmName,
         alarmDescription: description,
         metric,
         threshold,
@@ -221,6 +223,14 @@ export class Operations extends Construct {
       });
       created.addAlarmAction(new actions.SnsAction(this.alarmTopic));
       this.alarms.push(created);
+      this.alarmArns.push(
+        stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: alarmName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      );
     };
     for (const [label, fn] of Object.entries(props.functions)) {
       const failureMetric = FAILURE_METRICS[fn.serviceName];
@@ -273,6 +283,42 @@ export class Operations extends Construct {
       'Deliveries failed after every retry (not stale connections)',
       sumOver(MetricNames.deliveryFailures),
       operations.fanOutFailureThreshold,
+    );
+    this.allowAlarmsToPublish();
+  }
+
+  /**
+   * `enforceSSL` gives the topic a policy of its own (the TLS Deny), which replaces SNS's default policy: from
+   * then on nothing outside the account's IAM allows `cloudwatch.amazonaws.com` to publish, and every alarm
+   * action would fail. So the topic allows CloudWatch to publish, and the key lets it encrypt for the topic,
+   * each only for this account's alarms, by ARN (no confused deputy: another account's alarm is refused).
+   * The ARNs are built from the alarms' names, not read from the alarms: the key's policy naming the alarms
+   * would make the key depend on the alarms, which depend on the topic, which depends on the key.
+   * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+   */
+  private allowAlarmsToPublish(): void {
+    const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const conditions = {
+      StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+      ArnLike: { 'aws:SourceArn': [...this.alarmArns] },
+    };
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlarmsToPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions,
+      }),
+    );
+    this.topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlarmsToUseTheKey',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions,
+      }),
     );
   }
 }

@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { BROADCAST_ROUTE_LIST } from '../../contracts/broadcast-routes';
 import { EnvNames } from '../../contracts/env-names';
 import { ServiceNames } from '../../contracts/telemetry-names';
-import { CLIENT_ACTIONS } from '../../contracts/protocol';
+import { CLIENT_ACTIONS, type ClientAction } from '../../contracts/protocol';
 import type { StageConfig } from '../config/stage-config';
 import { createAccessLog } from '../constructs/access-log';
 import { claimTtlMs, EventPublishing } from '../constructs/event-publishing';
@@ -26,12 +26,13 @@ export interface RealtimeStackProps extends StackProps {
 }
 
 /**
- * Where a WebSocket client puts its token: `wss://…/{stage}?token=<JWT>`. Browsers cannot set headers on
- * a WebSocket handshake, so the query string is the one place every client can use.
+ * The $connect authorizer's one identity source: present on every $connect, so API Gateway always invokes
+ * the authorizer, which finds the token itself (see {@link RealtimeStack}).
  */
-export const WEBSOCKET_TOKEN_IDENTITY_SOURCE = 'route.request.querystring.token';
-/** Always present on $connect; see the anonymous case in {@link RealtimeStack}. */
-export const WEBSOCKET_ANONYMOUS_IDENTITY_SOURCE = 'context.connectionId';
+export const WEBSOCKET_CONNECT_IDENTITY_SOURCE = 'context.connectionId';
+
+/** The client's heartbeat action, throttled on a route of its own. */
+const PING_ROUTE_KEY: ClientAction = 'ping';
 
 /** HTTP API stops waiting for an integration after 30 s. */
 const BROADCAST_TIMEOUT = Duration.seconds(29);
@@ -66,7 +67,8 @@ export class RealtimeStack extends Stack {
     this.authorizerHandler = new HandlerFunction(this, 'WebSocketAuthorizerHandler', {
       entry: 'lambda/websocket-authorizer/handler.ts',
       serviceName: ServiceNames.websocketAuthorizer,
-      description: 'WebSocket $connect REQUEST authorizer: verifies the token query parameter (JWT)',
+      description:
+        'WebSocket $connect REQUEST authorizer: verifies the JWT in Sec-WebSocket-Protocol or ?token=',
       stageConfig,
       environment: {
         [EnvNames.authIssuer]: identity.issuer,
@@ -101,21 +103,19 @@ export class RealtimeStack extends Stack {
       .bindTable(EnvNames.connectionsTable, connectionsTable, 'readWrite')
       .bindTable(EnvNames.commentsTable, commentsTable, 'read');
 
-    // API Gateway runs a WebSocket authorizer on $connect only, and answers 401 without calling it when an
-    // identity source is missing. With anonymous subscribers off, the token is that identity source, so a
-    // handshake without one never reaches Lambda. With them on, a token-less handshake must still reach
-    // the authorizer (which then allows it as an anonymous, read-only subscriber), so the identity source
-    // is one that every $connect has: the connection id.
+    // API Gateway runs a WebSocket authorizer on $connect only, and answers 401 without calling it unless
+    // every identity source is present. The token comes in either Sec-WebSocket-Protocol (browsers, the SDK)
+    // or `?token=` (wscat, scripts), never both, so neither can be an identity source; anonymous subscribers
+    // (a stage setting) bring none at all. The identity source is therefore one every $connect has, the
+    // connection id, and the authorizer decides (a missing token is refused there, before any key lookup).
+    // WebSocket authorizers are never cached (AuthorizerResultTtlInSeconds is for HTTP APIs only), so this
+    // costs no cache hit: every $connect was authorized afresh anyway.
     const connectAuthorizer = new WebSocketLambdaAuthorizer(
       'ConnectAuthorizer',
       this.authorizerHandler.function,
       {
         authorizerName: `realtime-comments-${stageName}-connect`,
-        identitySource: [
-          stageConfig.allowAnonymousSubscribers
-            ? WEBSOCKET_ANONYMOUS_IDENTITY_SOURCE
-            : WEBSOCKET_TOKEN_IDENTITY_SOURCE,
-        ],
+        identitySource: [WEBSOCKET_CONNECT_IDENTITY_SOURCE],
       },
     );
     const connectionIntegration = new WebSocketLambdaIntegration(
@@ -161,6 +161,7 @@ export class RealtimeStack extends Stack {
       throttle: stageConfig.webSocketThrottle,
       accessLogSettings: webSocketAccessLog.settings,
     });
+    this.throttlePings(connectedRoutes, stageConfig);
     this.messagesHandler.addEnvironment(EnvNames.managementEndpoint, this.webSocketStage.callbackUrl);
     grantPostToConnection(this.webSocketStage, this.messagesHandler);
 
@@ -241,5 +242,23 @@ export class RealtimeStack extends Stack {
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
     new CfnOutput(this, 'WebSocketManagementEndpoint', { value: this.webSocketStage.callbackUrl });
     new CfnOutput(this, 'BroadcastUrl', { value: this.broadcastStage.url });
+  }
+
+  /**
+   * Heartbeats get a bucket of their own, sized with the stage for its clients (docs/deploy.md, "Capacity"):
+   * past the clients the stage is sized for, pings are refused before subscribes, pages and connects.
+   */
+  private throttlePings(routes: readonly apigwv2.WebSocketRoute[], stageConfig: StageConfig): void {
+    const pingRoute = routes.find((route) => route.routeKey === PING_ROUTE_KEY);
+    if (!pingRoute) throw new Error(`The WebSocket API has no ${PING_ROUTE_KEY} route to throttle`);
+    const cfnStage = this.webSocketStage.node.defaultChild as apigwv2.CfnStage;
+    cfnStage.routeSettings = {
+      [PING_ROUTE_KEY]: {
+        ThrottlingRateLimit: stageConfig.webSocketPingThrottle.rateLimit,
+        ThrottlingBurstLimit: stageConfig.webSocketPingThrottle.burstLimit,
+      },
+    };
+    // A stage naming a route in RouteSettings fails to deploy before that route exists.
+    cfnStage.addResourceDependency(pingRoute.node.defaultChild as apigwv2.CfnRoute);
   }
 }

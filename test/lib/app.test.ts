@@ -84,7 +84,7 @@ describe('buildApp', () => {
       for (const logGroup of logGroups) {
         expect(logGroup).toMatchObject({
           Properties: { RetentionInDays: config.logRetention },
-          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+          DeletionPolicy: stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
         });
       }
     },

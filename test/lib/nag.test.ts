@@ -72,6 +72,18 @@ describe('cdk-nag (AWS Solutions)', () => {
     ['anonymous subscribers', { allowAnonymousSubscribers: true }],
     ['an OIDC issuer', { identity: { kind: 'oidc', issuerUrl: 'https://id.example.com', audience: 'api' } }],
     ['self sign-up', { identity: { kind: 'cognito', selfSignUp: true } }],
+    [
+      'an SES e-mail sender',
+      {
+        identity: {
+          kind: 'cognito',
+          email: {
+            sesSourceArn: 'arn:aws:ses:eu-west-1:111122223333:identity/example.com',
+            from: 'a@example.com',
+          },
+        },
+      },
+    ],
   ] as const)('passes with %s', (_name, overrides) => {
     expect(() => build({ ...stageConfigs.dev, ...overrides } as StageConfig).synth()).not.toThrow();
   });

@@ -23,6 +23,15 @@ const resourcesOf = (template: Template, type: string): [string, Resource][] =>
 const allOf = (stage: StageName, type: string): Resource[] =>
   templatesOf(stage).flatMap((template) => resourcesOf(template, type).map(([, resource]) => resource));
 
+/** What prod keeps when a stack goes or a resource is replaced; dev deletes them. */
+const RETAINED_TYPES = [
+  'AWS::DynamoDB::Table',
+  'AWS::Cognito::UserPool',
+  'AWS::Logs::LogGroup',
+  'AWS::SQS::Queue',
+  'AWS::KMS::Key',
+];
+
 describe('per stage', () => {
   beforeAll(() => {
     for (const stage of STAGE_NAMES) synthStage(stage, bundle);
@@ -33,8 +42,29 @@ describe('per stage', () => {
       const stateful = [...allOf('prod', 'AWS::DynamoDB::Table'), ...allOf('prod', 'AWS::Cognito::UserPool')];
       expect(stateful).toHaveLength(3);
       for (const resource of stateful) {
-        expect(resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+        expect(resource).toMatchObject({
+          DeletionPolicy: 'RetainExceptOnCreate',
+          UpdateReplacePolicy: 'Retain',
+        });
       }
+    });
+
+    it('keeps every retained resource only once it exists: a failed first create rolls back without orphans', () => {
+      // Tables, user pool, 10 log groups, 2 queues, the alarm key.
+      const retained = RETAINED_TYPES.flatMap((type) => allOf('prod', type));
+      expect(retained).toHaveLength(16);
+      for (const resource of retained) {
+        expect(resource).toMatchObject({
+          DeletionPolicy: 'RetainExceptOnCreate',
+          UpdateReplacePolicy: 'Retain',
+        });
+      }
+      const plainRetain = templatesOf('prod').flatMap((template) =>
+        Object.values(template.toJSON().Resources as Record<string, Resource>).filter(
+          (resource) => resource.DeletionPolicy === 'Retain',
+        ),
+      );
+      expect(plainRetain).toEqual([]);
     });
 
     it('has point-in-time recovery and deletion protection on every table', () => {
@@ -73,6 +103,14 @@ describe('per stage', () => {
       }
     });
 
+    it('deletes its logs, queues and alarm key with the stack too', () => {
+      const resources = RETAINED_TYPES.flatMap((type) => allOf('dev', type));
+      expect(resources).toHaveLength(16);
+      for (const resource of resources) {
+        expect(resource).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+      }
+    });
+
     it('has no alarms, but has the dashboard', () => {
       expect(allOf('dev', 'AWS::CloudWatch::Alarm')).toEqual([]);
       expect(allOf('dev', 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
@@ -92,7 +130,9 @@ describe('per stage', () => {
             ?.Ref;
           expect({ id, logGroup: ref !== undefined && ref in logGroups }).toEqual({ id, logGroup: true });
           expect(logGroups[String(ref)]?.Properties.RetentionInDays).toBe(retention);
-          expect(logGroups[String(ref)]?.DeletionPolicy).toBe(stage === 'prod' ? 'Retain' : 'Delete');
+          expect(logGroups[String(ref)]?.DeletionPolicy).toBe(
+            stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
+          );
           seen.add(String(ref));
         }
       }

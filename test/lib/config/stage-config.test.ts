@@ -25,9 +25,9 @@ describe('resolveStageConfig', () => {
 });
 
 describe('stageConfigs', () => {
-  it('keeps prod data: retained, point-in-time recoverable, deletion protected', () => {
+  it('keeps prod data: retained (but not after a failed creation), point-in-time recoverable, deletion protected', () => {
     expect(stageConfigs.prod).toMatchObject({
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       pointInTimeRecovery: true,
       deletionProtection: true,
     });

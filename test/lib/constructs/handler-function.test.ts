@@ -143,7 +143,8 @@ describe('HandlerFunction', () => {
     });
     prodTemplate.hasResource('AWS::Logs::LogGroup', {
       Properties: { RetentionInDays: stageConfigs.prod.logRetention },
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
     });
   });
 

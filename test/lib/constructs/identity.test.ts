@@ -52,6 +52,58 @@ describe('Identity', () => {
       );
     });
 
+    it("sends with Cognito's own sender unless the stage names an SES identity", () => {
+      build(stageConfigs.prod).template.hasResourceProperties('AWS::Cognito::UserPool', {
+        EmailConfiguration: Match.absent(),
+      });
+    });
+
+    it('sends through the SES identity the stage names, with its From, Reply-To and configuration set', () => {
+      const sesSourceArn = 'arn:aws:ses:eu-west-1:111122223333:identity/example.com';
+      const config = withIdentity({
+        kind: 'cognito',
+        email: {
+          sesSourceArn,
+          from: 'Realtime comments <no-reply@example.com>',
+          replyTo: 'support@example.com',
+          configurationSet: 'comments-auth',
+        },
+      });
+      build(config).template.hasResourceProperties('AWS::Cognito::UserPool', {
+        EmailConfiguration: {
+          EmailSendingAccount: 'DEVELOPER',
+          SourceArn: sesSourceArn,
+          From: 'Realtime comments <no-reply@example.com>',
+          ReplyToEmailAddress: 'support@example.com',
+          ConfigurationSet: 'comments-auth',
+        },
+      });
+    });
+
+    it.each([
+      [
+        'an ARN that is not an SES identity',
+        { sesSourceArn: 'arn:aws:sns:eu-west-1:111122223333:x', from: 'a@example.com' },
+        /sesSourceArn/,
+      ],
+      [
+        'a From without an address',
+        { sesSourceArn: 'arn:aws:ses:eu-west-1:111122223333:identity/a@example.com', from: 'Example' },
+        /from/,
+      ],
+      [
+        'a configuration set SES would refuse',
+        {
+          sesSourceArn: 'arn:aws:ses:eu-west-1:111122223333:identity/example.com',
+          from: 'a@example.com',
+          configurationSet: 'no spaces',
+        },
+        /configurationSet/,
+      ],
+    ])('refuses %s at synth', (_name, email, message) => {
+      expect(() => build(withIdentity({ kind: 'cognito', email }))).toThrow(message);
+    });
+
     it('has no SMS role: SMS is neither an MFA factor nor a recovery channel', () => {
       build(stageConfigs.dev).template.resourceCountIs('AWS::IAM::Role', 0);
     });
@@ -67,9 +119,9 @@ describe('Identity', () => {
       });
     });
 
-    it('retains and deletion-protects the prod pool, and lets the dev pool go', () => {
+    it('retains and deletion-protects the prod pool (unless its creation fails), and lets the dev pool go', () => {
       build(stageConfigs.prod).template.hasResource('AWS::Cognito::UserPool', {
-        DeletionPolicy: 'Retain',
+        DeletionPolicy: 'RetainExceptOnCreate',
         UpdateReplacePolicy: 'Retain',
         Properties: Match.objectLike({ DeletionProtection: 'ACTIVE' }),
       });

@@ -180,7 +180,7 @@ describe('CommentsApiStack', () => {
     expect(stageTemplate.toJSON().Resources[logGroupId]).toMatchObject({
       Type: 'AWS::Logs::LogGroup',
       Properties: { RetentionInDays: stageConfigs[stage].logRetention },
-      DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+      DeletionPolicy: stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
     });
   });
 

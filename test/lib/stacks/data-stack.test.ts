@@ -30,9 +30,9 @@ describe('DataStack', () => {
     }
   });
 
-  it('keeps the prod user pool (RETAIN, deletion protection) and lets the dev one go', () => {
+  it('keeps the prod user pool (retained, deletion protection) and lets the dev one go', () => {
     prod.hasResource('AWS::Cognito::UserPool', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({ UserPoolName: 'realtime-comments-prod', DeletionProtection: 'ACTIVE' }),
     });
@@ -141,9 +141,9 @@ describe('DataStack', () => {
     expect(Object.keys(tables)).toHaveLength(2);
   });
 
-  it('retains prod tables, with point-in-time recovery and deletion protection', () => {
+  it('retains prod tables (unless their creation fails), with point-in-time recovery and deletion protection', () => {
     const tables = prod.findResources('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: {
         DeletionProtectionEnabled: true,

@@ -39,6 +39,59 @@ function alarmsOf(template: Template): Record<string, AlarmProperties> {
   );
 }
 
+interface PolicyStatementJson {
+  Effect: string;
+  Principal?: { Service?: string };
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** Allow statements for a service principal in the policies of every resource of a type (key or topic policy). */
+function allowsFor(template: Template, type: string, service: string): PolicyStatementJson[] {
+  const resources = Object.values(template.findResources(type)) as {
+    Properties: {
+      PolicyDocument?: { Statement: PolicyStatementJson[] };
+      KeyPolicy?: { Statement: PolicyStatementJson[] };
+    };
+  }[];
+  return resources
+    .flatMap(({ Properties }) => (Properties.PolicyDocument ?? Properties.KeyPolicy)?.Statement ?? [])
+    .filter((statement) => statement.Effect === 'Allow' && statement.Principal?.Service === service);
+}
+
+/** A value with its Fn::Join flattened and each Ref written `${Name}`, as in an Fn::Sub. */
+function flatten(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as { 'Fn::Join'?: [string, unknown[]]; Ref?: string };
+  if (node['Fn::Join']) return node['Fn::Join'][1].map(flatten).join(node['Fn::Join'][0]);
+  if (node.Ref) return `\${${node.Ref}}`;
+  return JSON.stringify(value);
+}
+
+function conditionsOf(statement: PolicyStatementJson | undefined): unknown {
+  const condition = statement?.Condition ?? {};
+  return {
+    account: condition.StringEquals?.['aws:SourceAccount'],
+    alarms: ([] as unknown[])
+      .concat(condition.ArnLike?.['aws:SourceArn'] ?? [])
+      .map(flatten)
+      .sort(),
+  };
+}
+
+/** This account, and the ARN of every alarm of the template, from the alarms' own names. */
+function expectedConditions(template: Template): unknown {
+  const names = Object.values(alarmsOf(template)).map((alarm) => alarm.AlarmName);
+  expect(names.length).toBeGreaterThan(0);
+  return {
+    account: { Ref: 'AWS::AccountId' },
+    alarms: names
+      .map((name) => `arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:${name}`)
+      .sort(),
+  };
+}
+
 /** A metric line of a dashboard graph: `[namespace, name, dim1, value1, …, {options}]`. */
 type DashboardMetric = { namespace: string; name: string; dimensions: Record<string, string> };
 
@@ -87,35 +140,41 @@ describe('OperationsStack', () => {
   });
 
   describe('alarm topic', () => {
-    it.each(STAGE_NAMES)(
-      'encrypts the %s topic with a rotated customer managed key CloudWatch may use',
-      (stage) => {
-        const { stacks, templates } = synthStage(stage, bundle);
-        const { alarmTopic } = stacks.operations.operations;
-        const template = templates.operations;
-        const keyId = JSON.stringify(
-          template.toJSON().Resources[logicalIdOf(alarmTopic)].Properties.KmsMasterKeyId,
-        );
-        const [keyLogicalId] = Object.keys(template.findResources('AWS::KMS::Key'));
-        expect(keyId).toBe(JSON.stringify({ 'Fn::GetAtt': [keyLogicalId, 'Arn'] }));
-        template.hasResource('AWS::KMS::Key', {
-          Properties: Match.objectLike({
-            EnableKeyRotation: true,
-            KeyPolicy: Match.objectLike({
-              Statement: Match.arrayWith([
-                {
-                  Effect: 'Allow',
-                  Principal: { Service: 'cloudwatch.amazonaws.com' },
-                  Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-                  Resource: '*',
-                },
-              ]),
-            }),
-          }),
-          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
-        });
-      },
-    );
+    it.each(STAGE_NAMES)('encrypts the %s topic with a rotated customer managed key', (stage) => {
+      const { stacks, templates } = synthStage(stage, bundle);
+      const { alarmTopic, topicKey } = stacks.operations.operations;
+      const template = templates.operations;
+      const keyId = JSON.stringify(
+        template.toJSON().Resources[logicalIdOf(alarmTopic)].Properties.KmsMasterKeyId,
+      );
+      expect(keyId).toBe(JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(topicKey), 'Arn'] }));
+      template.hasResource('AWS::KMS::Key', {
+        Properties: Match.objectLike({ EnableKeyRotation: true }),
+        DeletionPolicy: stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
+      });
+    });
+
+    it("lets CloudWatch publish to the prod topic, only for this account's alarms, each named by ARN", () => {
+      const { stacks } = synthStage('prod', bundle);
+      const topicId = logicalIdOf(stacks.operations.operations.alarmTopic);
+      const allow = allowsFor(prod, 'AWS::SNS::TopicPolicy', 'cloudwatch.amazonaws.com');
+      expect(allow).toHaveLength(1);
+      expect(allow[0]).toMatchObject({ Action: 'sns:Publish', Resource: { Ref: topicId } });
+      expect(conditionsOf(allow[0])).toEqual(expectedConditions(prod));
+      expect(JSON.stringify(prod.findResources('AWS::SNS::TopicPolicy'))).toContain(`"Ref":"${topicId}"`);
+    });
+
+    it('lets CloudWatch use the prod key for exactly those alarms, and nothing else', () => {
+      const allow = allowsFor(prod, 'AWS::KMS::Key', 'cloudwatch.amazonaws.com');
+      expect(allow).toHaveLength(1);
+      expect(allow[0]).toMatchObject({ Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*' });
+      expect(conditionsOf(allow[0])).toEqual(expectedConditions(prod));
+    });
+
+    it('allows CloudWatch nothing in dev, which has no alarms', () => {
+      expect(allowsFor(dev, 'AWS::SNS::TopicPolicy', 'cloudwatch.amazonaws.com')).toEqual([]);
+      expect(allowsFor(dev, 'AWS::KMS::Key', 'cloudwatch.amazonaws.com')).toEqual([]);
+    });
 
     it('refuses publishing without TLS (enforceSSL)', () => {
       for (const template of [dev, prod]) {

@@ -35,7 +35,7 @@ const WRITE_ACTIONS = [
 ];
 
 /** The stage configs' worker settings, spelled out: what a reviewer expects each stage to deploy. */
-const WORKER_CONCURRENCY: Readonly<Record<StageName, number>> = { dev: 5, prod: 20 };
+const WORKER_CONCURRENCY: Readonly<Record<StageName, number>> = { dev: 5, prod: 200 };
 const WORKER_EVENT_AGE_SECONDS: Readonly<Record<StageName, number>> = { dev: 60 * 60, prod: 6 * 60 * 60 };
 
 /** What DynamoEventSource grants on a table's stream ARN. */
@@ -110,7 +110,7 @@ describe('RealtimeStack', () => {
       template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
         ApiId: { Ref: logicalIdOf(stack.webSocketApi) },
         AuthorizerType: 'REQUEST',
-        IdentitySource: ['route.request.querystring.token'],
+        IdentitySource: ['context.connectionId'],
         AuthorizerUri: uri,
         Name: 'realtime-comments-dev-connect',
       });
@@ -142,7 +142,18 @@ describe('RealtimeStack', () => {
       );
     });
 
-    it('takes the connection id as identity source when anonymous subscribers are allowed', () => {
+    it('names no token location as identity source, so both token forms reach the authorizer', () => {
+      // API Gateway answers 401 without invoking the authorizer unless every identity source is present. A
+      // token travels in Sec-WebSocket-Protocol or in ?token=, never both: naming either would refuse the
+      // other form before the authorizer runs. The connection id is present on every $connect.
+      const sources = Object.values(template.findResources('AWS::ApiGatewayV2::Authorizer')).map(
+        (resource) => (resource as { Properties: { IdentitySource: unknown } }).Properties.IdentitySource,
+      );
+      expect(sources).toEqual([['context.connectionId']]);
+      expect(JSON.stringify(sources)).not.toMatch(/route\.request\.(header|querystring)\./);
+    });
+
+    it('takes the same identity source when anonymous subscribers are allowed', () => {
       const anonymous = synthConfig({ ...stageConfigs.dev, allowAnonymousSubscribers: true });
       const realtime = anonymous.templates.realtime;
       realtime.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
@@ -171,6 +182,29 @@ describe('RealtimeStack', () => {
         },
       });
     });
+
+    it.each(['dev', 'prod'] as const)(
+      'gives %s pings a throttle of their own, deployed after the ping route exists',
+      (stage) => {
+        const { webSocketPingThrottle } = stageConfigs[stage];
+        const stageTemplate = stage === 'dev' ? template : prodTemplate;
+        const stages = stageTemplate.findResources('AWS::ApiGatewayV2::Stage', {
+          Properties: { ApiId: { Ref: Match.stringLikeRegexp('^WebSocketApi') } },
+        }) as Record<string, { Properties: { RouteSettings?: unknown }; DependsOn?: string[] }>;
+        const [webSocketStage] = Object.values(stages);
+        expect(webSocketStage?.Properties.RouteSettings).toEqual({
+          ping: {
+            ThrottlingRateLimit: webSocketPingThrottle.rateLimit,
+            ThrottlingBurstLimit: webSocketPingThrottle.burstLimit,
+          },
+        });
+        const pingRoute = Object.entries(stageTemplate.findResources('AWS::ApiGatewayV2::Route')).find(
+          ([, route]) => (route as { Properties: { RouteKey: string } }).Properties.RouteKey === 'ping',
+        );
+        expect(pingRoute).toBeDefined();
+        expect(webSocketStage?.DependsOn).toContain(pingRoute?.[0]);
+      },
+    );
   });
 
   describe('broadcast API', () => {
@@ -232,7 +266,7 @@ describe('RealtimeStack', () => {
         expect(stageTemplate().toJSON().Resources[logGroupId]).toMatchObject({
           Type: 'AWS::Logs::LogGroup',
           Properties: { RetentionInDays: logRetention },
-          DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+          DeletionPolicy: stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
         });
       },
     );
@@ -403,10 +437,10 @@ describe('RealtimeStack', () => {
       });
     });
 
-    it('sizes prod batches at 200 connections', () => {
+    it('sizes prod batches at 500 connections', () => {
       prodTemplate.hasResourceProperties('AWS::Lambda::Function', {
         Environment: {
-          Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'broadcast', FAN_OUT_BATCH_SIZE: '200' }),
+          Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'broadcast', FAN_OUT_BATCH_SIZE: '500' }),
         },
       });
     });
@@ -505,7 +539,7 @@ describe('RealtimeStack', () => {
       const queueId = logicalIdOf(queueOf(stageStack()));
       expect(stageTemplate().toJSON().Resources[queueId]).toMatchObject({
         Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
-        DeletionPolicy: stage === 'prod' ? 'Retain' : 'Delete',
+        DeletionPolicy: stage === 'prod' ? 'RetainExceptOnCreate' : 'Delete',
       });
       stageTemplate().hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: queueId }],
