@@ -1,4 +1,5 @@
 import { parseServerEvent, type ClientMessage, type ServerEvent } from '../contracts/protocol';
+import { offeredProtocols, TOKEN_QUERY_PARAMETER } from '../contracts/websocket-auth';
 import { Backoff } from './backoff';
 import type { ClientEventListeners } from './client-events';
 import { ClientErrorCodes, RealtimeCommentsError, errorMessage, type ClientErrorCode } from './errors';
@@ -155,7 +156,10 @@ export class Connection {
     if (generation !== this.generation) return;
     let socket: WebSocketLike;
     try {
-      socket = new this.settings.WebSocket(this.connectUrl(token));
+      socket =
+        this.settings.tokenTransport === 'protocol'
+          ? new this.settings.WebSocket(this.settings.url, offeredProtocols(token))
+          : new this.settings.WebSocket(this.queryUrl(token));
     } catch (error) {
       this.attempting = false;
       this.reportRetrying(
@@ -180,9 +184,10 @@ export class Connection {
     return token;
   }
 
-  private connectUrl(token: string | undefined): string {
+  /** The `tokenTransport: 'query'` form; by default the token travels in Sec-WebSocket-Protocol instead. */
+  private queryUrl(token: string | undefined): string {
     const url = new URL(this.settings.url);
-    if (token) url.searchParams.set('token', token);
+    if (token) url.searchParams.set(TOKEN_QUERY_PARAMETER, token);
     return url.toString();
   }
 

@@ -9,6 +9,14 @@ export interface TokenRequest {
 /** A fixed token, or a function asked for one before every connection attempt. */
 export type TokenSource = string | ((request: TokenRequest) => Promise<string>);
 
+/**
+ * Where the token travels on the handshake. `'protocol'`: in `Sec-WebSocket-Protocol`, as the subprotocol
+ * list `['realtime-comments.v1', 'realtime-comments.bearer.<JWT>']`, out of every URL. `'query'`: as
+ * `?token=<JWT>` in the URL, which browsers print in the console when a connection fails and proxies may
+ * log; only for servers that cannot read the header. See contracts/websocket-auth.ts.
+ */
+export type TokenTransport = 'protocol' | 'query';
+
 /** `console` fits; every method is optional and the default logs nothing. The token is never logged. */
 export interface ClientLogger {
   debug?(message: string, details?: Record<string, unknown>): void;
@@ -21,11 +29,13 @@ export interface RealtimeCommentsClientOptions {
   /** The WebSocket API URL (`WebSocketUrl` output), e.g. `wss://abc.execute-api.eu-west-1.amazonaws.com/prod`. */
   readonly url: string;
   /**
-   * Sent as `?token=` (browsers cannot set headers on a WebSocket handshake). A function is called before
-   * every connection attempt, so it can hand out a fresh token; omit it for anonymous connections where
-   * the stage allows them.
+   * A JWT, sent in the handshake's `Sec-WebSocket-Protocol` header (see `tokenTransport`). A function is
+   * called before every connection attempt, so it can hand out a fresh token; omit it (or resolve '') for
+   * anonymous connections where the stage allows them.
    */
   readonly token?: TokenSource;
+  /** Where the token travels. @default 'protocol' (never in the URL) */
+  readonly tokenTransport?: TokenTransport;
   /** @default globalThis.WebSocket (browsers, Node 22+); on Node 20 pass `WebSocket` from the `ws` package. */
   readonly WebSocket?: WebSocketConstructor;
   /**
@@ -66,6 +76,7 @@ export interface RealtimeCommentsClientOptions {
 export interface ClientSettings {
   readonly url: string;
   readonly token: TokenSource | undefined;
+  readonly tokenTransport: TokenTransport;
   readonly WebSocket: WebSocketConstructor;
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
@@ -92,6 +103,7 @@ export function resolveClientOptions(options: RealtimeCommentsClientOptions): Cl
   return {
     url: options.url,
     token: options.token,
+    tokenTransport: tokenTransport(options.tokenTransport ?? 'protocol'),
     WebSocket: implementation,
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs ?? 60_000),
     pongTimeoutMs: nonNegative('pongTimeoutMs', options.pongTimeoutMs ?? 10_000),
@@ -104,6 +116,13 @@ export function resolveClientOptions(options: RealtimeCommentsClientOptions): Cl
     random: options.random ?? Math.random,
     logger: options.logger ?? {},
   };
+}
+
+function tokenTransport(value: TokenTransport): TokenTransport {
+  if (value !== 'protocol' && value !== 'query') {
+    throw new TypeError(`tokenTransport must be 'protocol' or 'query', got ${String(value)}`);
+  }
+  return value;
 }
 
 function positive(name: string, value: number): number {

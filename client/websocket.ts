@@ -20,7 +20,8 @@ export interface WebSocketErrorEvent {
   error?: unknown;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** `protocols` become the handshake's Sec-WebSocket-Protocol header, in both browsers and `ws`. */
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** WebSocket.OPEN in every implementation (the constant is not on every constructor). */
 export const OPEN = 1;

@@ -1,17 +1,49 @@
 import type { PolicyDocument } from 'aws-lambda';
+import { parseProtocolOffer, type ProtocolOfferProblem } from '../../contracts/websocket-auth';
 import { InvalidTokenError, type InvalidTokenReason, type TokenVerifier } from '../shared/token-verifier';
 
 /** Who opens a connection: a verified user, or (when the stage allows it) an anonymous subscriber. */
 export type ConnectIdentity = { anonymous: false; userId: string } | { anonymous: true };
 
-export type ConnectRefusalReason = InvalidTokenReason | 'missing_token';
+export type ConnectRefusalReason =
+  | InvalidTokenReason
+  | 'missing_token'
+  /** Sec-WebSocket-Protocol is not a list this API accepts; `problem` says how. */
+  | 'bad_protocol_header'
+  /** A token in the header and another in the query string: which one would be meant is not guessed. */
+  | 'two_tokens';
 
-/** The connection must be refused; `reason` is safe to log. */
+/** The connection must be refused; `reason` and `problem` are safe to log. */
 export class ConnectRefusedError extends Error {
-  constructor(readonly reason: ConnectRefusalReason) {
-    super(`Connection refused: ${reason}`);
+  constructor(
+    readonly reason: ConnectRefusalReason,
+    readonly problem?: ProtocolOfferProblem,
+  ) {
+    super(`Connection refused: ${reason}${problem ? ` (${problem})` : ''}`);
     this.name = 'ConnectRefusedError';
   }
+}
+
+/** Where a handshake may carry its token (see contracts/websocket-auth.ts). */
+export interface ConnectCredentials {
+  /** The Sec-WebSocket-Protocol header, as the client sent it. */
+  protocolHeader: string | undefined;
+  /** The `token` query parameter. */
+  queryToken: string | undefined;
+}
+
+/**
+ * The token a handshake presents: the one in Sec-WebSocket-Protocol (browsers, the SDK) or the one in the
+ * query string (wscat, scripts); undefined when neither has one. A protocol list that is not valid, or a
+ * token in both places, is refused: never a 500, and never a guess.
+ */
+export function presentedToken({ protocolHeader, queryToken }: ConnectCredentials): string | undefined {
+  const offer = parseProtocolOffer(protocolHeader);
+  if (offer.kind === 'invalid') throw new ConnectRefusedError('bad_protocol_header', offer.problem);
+  const headerToken = offer.kind === 'valid' ? offer.token : undefined;
+  const query = queryToken === '' ? undefined : queryToken;
+  if (headerToken !== undefined && query !== undefined) throw new ConnectRefusedError('two_tokens');
+  return headerToken ?? query;
 }
 
 /**

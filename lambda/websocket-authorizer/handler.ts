@@ -2,11 +2,13 @@ import { booleanEnv } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
+import { protocolHeaderOf, TOKEN_QUERY_PARAMETER } from '../../contracts/websocket-auth';
 import { authConfigFromEnv, JwksTokenVerifier } from '../shared/token-verifier';
 import {
   allowConnect,
   ConnectAuthorizer,
   ConnectRefusedError,
+  presentedToken,
   type ConnectAuthorizerResult,
 } from './connect-authorizer';
 
@@ -20,7 +22,9 @@ export interface WebSocketAuthorizerEvent {
   type?: 'REQUEST';
   /** arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect */
   methodArn: string;
+  /** Header names as the client sent them (any case). */
   headers?: Record<string, string | undefined> | null;
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
   requestContext?: { connectionId?: string; routeKey?: string; requestId?: string };
 }
@@ -31,9 +35,6 @@ export interface WebSocketAuthorizerEvent {
  */
 export const UNAUTHORIZED = 'Unauthorized';
 
-/** Browsers cannot set headers on a WebSocket handshake, so the token travels in the query string. */
-export const TOKEN_QUERY_PARAMETER = 'token';
-
 // Built once per cold start: jose caches the issuer's key set inside the verifier across invocations.
 const authorizer = new ConnectAuthorizer(
   new JwksTokenVerifier(authConfigFromEnv()),
@@ -42,8 +43,11 @@ const authorizer = new ConnectAuthorizer(
 
 async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthorizerResult> {
   const connectionId = event.requestContext?.connectionId;
-  const token = event.queryStringParameters?.[TOKEN_QUERY_PARAMETER];
   try {
+    const token = presentedToken({
+      protocolHeader: protocolHeaderOf(event.headers, event.multiValueHeaders),
+      queryToken: event.queryStringParameters?.[TOKEN_QUERY_PARAMETER],
+    });
     const identity = await authorizer.authorize(token);
     logger.info('Connection authorized', {
       connectionId,
@@ -55,7 +59,11 @@ async function authorize(event: WebSocketAuthorizerEvent): Promise<ConnectAuthor
   } catch (error) {
     // Never log the token itself: it is a credential until it expires.
     if (error instanceof ConnectRefusedError) {
-      logger.warn('Connection refused', { connectionId, reason: error.reason });
+      logger.warn('Connection refused', {
+        connectionId,
+        reason: error.reason,
+        ...(error.problem ? { problem: error.problem } : {}),
+      });
       countMetric(MetricNames.authorizerDenied);
       throw new Error(UNAUTHORIZED, { cause: error });
     }

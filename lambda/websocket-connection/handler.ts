@@ -7,6 +7,7 @@ import { createDocumentClient } from '../shared/aws-clients';
 import { DynamoConnectionRepository } from '../shared/connection-repository';
 import { connectionsTableConfig } from '../shared/connections-config';
 import { isValidId } from '../../contracts/protocol';
+import { parseProtocolOffer, protocolHeaderOf, SEC_WEBSOCKET_PROTOCOL } from '../../contracts/websocket-auth';
 import { countMetric, instrumented, logger } from '../shared/telemetry';
 import { MetricNames } from '../../contracts/telemetry-names';
 import { ConnectionService } from './connection-service';
@@ -17,7 +18,11 @@ import { ConnectionService } from './connection-service';
  */
 export type WebSocketLifecycleEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
   APIGatewayEventWebsocketRequestContextV2 & { authorizer?: Record<string, unknown> }
->;
+> & {
+  /** The handshake's headers, on $connect only (aws-lambda's type omits them). */
+  headers?: Record<string, string | undefined>;
+  multiValueHeaders?: Record<string, string[] | undefined>;
+};
 
 const { tableName, ttlSeconds } = connectionsTableConfig();
 const service = new ConnectionService(
@@ -36,12 +41,27 @@ function authorizedUserId(event: WebSocketLifecycleEvent): string | undefined {
   return isValidId(userId) ? userId : undefined;
 }
 
+/**
+ * A client that offers subprotocols (the SDK and browsers send the token in one) must get the selected one
+ * back in the handshake's answer, or it fails the connection. API Gateway does not negotiate subprotocols:
+ * the $connect integration's response header is what it sends ("Set up a $connect route that requires a
+ * WebSocket subprotocol", https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-connect-route-subprotocol.html).
+ * Only the protocol's name is ever echoed, never the value that carries the token.
+ */
 async function onConnect(event: WebSocketLifecycleEvent): Promise<APIGatewayProxyResultV2> {
   const { connectionId, connectedAt } = event.requestContext;
+  const offer = parseProtocolOffer(protocolHeaderOf(event.headers, event.multiValueHeaders));
+  if (offer.kind === 'invalid') {
+    // The authorizer refuses these first; without one, nothing is stored for a handshake that cannot work.
+    logger.warn('Refused a $connect with an invalid protocol list', { connectionId, problem: offer.problem });
+    return { statusCode: 400 };
+  }
   try {
     await service.connect({ connectionId, connectedAt, userId: authorizedUserId(event) });
     countMetric(MetricNames.connectionsOpened);
-    return { statusCode: 200 };
+    return offer.kind === 'valid'
+      ? { statusCode: 200, headers: { [SEC_WEBSOCKET_PROTOCOL]: offer.protocol } }
+      : { statusCode: 200 };
   } catch (error) {
     // Without its row the connection could never receive a broadcast, so refuse it; the client retries.
     logger.error('Failed to store connection', { connectionId, error: error as Error });

@@ -15,6 +15,8 @@ export interface RequestAuthorizerCall {
   /** `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<route>`: the route being authorized. */
   methodArn: string;
   headers: Record<string, string>;
+  /** One entry per occurrence of each header; derived from `headers` when not given. */
+  multiValueHeaders?: Record<string, string[]>;
   query: Record<string, string>;
   requestContext: Record<string, unknown>;
   log(message: string): void;
@@ -23,7 +25,9 @@ export interface RequestAuthorizerCall {
 /**
  * Runs a Lambda REQUEST authorizer as API Gateway does: a missing identity source is a 401 without calling
  * it; an `Unauthorized` error is a 401, a Deny policy a 403, any other failure a 500. An Allow yields the
- * context that every later route of the connection sees as requestContext.authorizer.
+ * context that every later route of the connection sees as requestContext.authorizer. The event carries
+ * every request header (Sec-WebSocket-Protocol among them) in `headers` and `multiValueHeaders`, and the
+ * query string, whatever the identity sources name.
  */
 export async function runRequestAuthorizer(
   call: RequestAuthorizerCall,
@@ -38,7 +42,8 @@ export async function runRequestAuthorizer(
     type: 'REQUEST',
     methodArn: call.methodArn,
     headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    multiValueHeaders:
+      call.multiValueHeaders ?? Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
     queryStringParameters: query,
     multiValueQueryStringParameters: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
     stageVariables: {},

@@ -26,10 +26,11 @@ interface StoredKeys {
 }
 
 export interface TokenOptions {
-  /** Seconds until expiry; negative for an already expired token. */
-  expiresInSeconds?: number;
+  /** Seconds until expiry; negative for an already expired token; null for none (refused everywhere). */
+  expiresInSeconds?: number | null;
   issuer?: string;
-  audience?: string;
+  /** null leaves `aud` out, as in a Cognito access token (which names its app in `client_id`). */
+  audience?: string | null;
   /** Extra claims. */
   claims?: Record<string, unknown>;
 }
@@ -73,13 +74,13 @@ export class LocalIssuer {
 
   async issueToken(userId: string, options: TokenOptions = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ token_use: 'id', ...options.claims })
+    const jwt = new SignJWT({ token_use: 'id', ...options.claims })
       .setProtectedHeader({ alg: ALGORITHM, kid: this.publicJwk.kid ?? 'local', typ: 'JWT' })
       .setSubject(userId)
-      .setIssuer(options.issuer ?? this.issuer)
-      .setAudience(options.audience ?? this.audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + (options.expiresInSeconds ?? 3600))
-      .sign(this.privateKey);
+      .setIssuer(options.issuer ?? this.issuer);
+    if (options.claims?.iat === undefined) jwt.setIssuedAt(now);
+    if (options.audience !== null) jwt.setAudience(options.audience ?? this.audience);
+    if (options.expiresInSeconds !== null) jwt.setExpirationTime(now + (options.expiresInSeconds ?? 3600));
+    return jwt.sign(this.privateKey);
   }
 }

@@ -2,6 +2,9 @@ import { RealtimeCommentsClient, type ConnectionState } from '../../client';
 import { connected, recorder, settle, setup, URL } from './harness';
 import { created, fakeWebSocket, POST, snapshot, subscribed } from './fake-websocket';
 
+/** Shaped like a real JWT (base64url segments and dots), so it can travel in Sec-WebSocket-Protocol. */
+const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln-_';
+
 beforeEach(() => {
   jest.useFakeTimers();
 });
@@ -11,16 +14,17 @@ afterEach(() => {
 });
 
 describe('RealtimeCommentsClient: connecting', () => {
-  it('connects with the token in the query string and reports each state', async () => {
-    const { client, latest, states } = setup({ token: 'a b&c' });
+  it('connects with the token in Sec-WebSocket-Protocol, never in the URL, and reports each state', async () => {
+    const { client, latest, states } = setup({ token: JWT });
     expect(client.state).toBe('idle');
 
     client.connect();
     await settle();
     latest().open();
 
-    expect(new globalThis.URL(latest().url).searchParams.get('token')).toBe('a b&c');
-    expect(latest().url.startsWith(`${URL}?token=`)).toBe(true);
+    expect(latest().url).toBe(URL);
+    expect(latest().url).not.toContain(JWT);
+    expect(latest().protocols).toEqual(['realtime-comments.v1', `realtime-comments.bearer.${JWT}`]);
     expect(states).toEqual(['connecting', 'open']);
     expect(client.state).toBe('open');
   });
@@ -29,7 +33,7 @@ describe('RealtimeCommentsClient: connecting', () => {
     let issued = 0;
     const token = jest.fn((_request: { refresh: boolean }): Promise<string> => {
       issued += 1;
-      return Promise.resolve(`token-${issued}`);
+      return Promise.resolve(`${JWT}${issued}`);
     });
     const { client, sockets, latest } = setup({ token });
 
@@ -42,19 +46,87 @@ describe('RealtimeCommentsClient: connecting', () => {
 
     expect(token).toHaveBeenCalledTimes(2);
     expect(token).toHaveBeenLastCalledWith({ refresh: false });
-    expect(sockets.map((s) => new globalThis.URL(s.url).searchParams.get('token'))).toEqual([
-      'token-1',
-      'token-2',
+    expect(sockets.map((s) => s.protocols?.[1])).toEqual([
+      `realtime-comments.bearer.${JWT}1`,
+      `realtime-comments.bearer.${JWT}2`,
     ]);
+    expect(sockets.map((s) => s.url)).toEqual([URL, URL]);
   });
 
-  it('connects without a token when none is given', async () => {
+  it('offers the protocol alone when there is no token', async () => {
     const { client, latest } = setup({ token: undefined });
 
     client.connect();
     await settle();
 
     expect(latest().url).toBe(URL);
+    expect(latest().protocols).toEqual(['realtime-comments.v1']);
+  });
+
+  it("keeps the query-string form as an option (tokenTransport: 'query')", async () => {
+    const { client, sockets, latest } = setup({ token: 'a b&c', tokenTransport: 'query' });
+
+    client.connect();
+    await settle();
+    latest().open();
+
+    expect(new globalThis.URL(latest().url).searchParams.get('token')).toBe('a b&c');
+    expect(latest().url.startsWith(`${URL}?token=`)).toBe(true);
+    expect(latest().protocols).toBeUndefined();
+    expect(sockets).toHaveLength(1);
+  });
+
+  it('connects without a token in the query form when none is given', async () => {
+    const { client, latest } = setup({ token: undefined, tokenTransport: 'query' });
+
+    client.connect();
+    await settle();
+
+    expect(latest().url).toBe(URL);
+    expect(latest().protocols).toBeUndefined();
+  });
+
+  it('reports a token that cannot travel in the header, without naming it, and keeps trying', async () => {
+    const token = jest.fn().mockResolvedValueOnce('not a/jwt=').mockResolvedValue(JWT);
+    const { client, sockets, errors } = setup({ token });
+
+    client.connect();
+    await settle();
+    await settle(250);
+
+    expect(errors[0]?.code).toBe('CONNECTION_FAILED');
+    expect(errors[0]?.message).toMatch(/Sec-WebSocket-Protocol/);
+    expect(errors[0]?.message).not.toContain('not a/jwt=');
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]?.protocols?.[1]).toBe(`realtime-comments.bearer.${JWT}`);
+  });
+
+  it('refuses a tokenTransport it does not know', () => {
+    expect(
+      () =>
+        new RealtimeCommentsClient({
+          url: URL,
+          WebSocket: fakeWebSocket().WebSocket,
+          tokenTransport: 'cookie' as 'query',
+        }),
+    ).toThrow(/tokenTransport must be 'protocol' or 'query'/);
+  });
+
+  it('offers the refreshed token after a 401, in the header again', async () => {
+    const token = ({ refresh }: { refresh: boolean }): Promise<string> =>
+      Promise.resolve(refresh ? `${JWT}fresh` : `${JWT}stale`);
+    const { client, sockets, latest } = setup({ token });
+
+    client.connect();
+    await settle();
+    latest().refuse(401);
+    await settle();
+
+    expect(sockets.map((s) => s.protocols)).toEqual([
+      ['realtime-comments.v1', `realtime-comments.bearer.${JWT}stale`],
+      ['realtime-comments.v1', `realtime-comments.bearer.${JWT}fresh`],
+    ]);
+    expect(sockets.every((s) => s.url === URL)).toBe(true);
   });
 
   it('asks for a fresh token once after a 401, at once, then backs off', async () => {

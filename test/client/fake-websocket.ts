@@ -27,7 +27,11 @@ export class FakeSocket {
   onSend: ((message: ClientMessage) => void) | undefined;
   private readonly listeners = new Map<string, Listener[]>();
 
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    /** The subprotocols offered: what a real socket would send as Sec-WebSocket-Protocol. */
+    readonly protocols?: string[],
+  ) {}
 
   addEventListener(type: string, listener: Listener): void {
     this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
@@ -109,8 +113,8 @@ export function fakeWebSocket(): {
 } {
   const sockets: FakeSocket[] = [];
   class TestWebSocket extends FakeSocket {
-    constructor(url: string) {
-      super(url);
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
       sockets.push(this);
     }
   }

@@ -91,8 +91,8 @@ export class ScriptedServer {
     class ScriptedSocket extends FakeSocket implements ServerSocket {
       readonly subscriptions = new Set<string>();
 
-      constructor(url: string) {
-        super(url);
+      constructor(url: string, protocols?: string[]) {
+        super(url, protocols);
         register(this);
       }
     }

@@ -1,5 +1,14 @@
 import WebSocket from 'ws';
 import { parseServerEvent, type ClientMessage, type ServerEvent } from '../../contracts/protocol';
+import { offeredProtocols, TOKEN_QUERY_PARAMETER } from '../../contracts/websocket-auth';
+
+export interface ConnectOptions {
+  /**
+   * Where the token travels: `'query'` (`?token=`, as wscat and scripts send it) or `'protocol'` (in
+   * Sec-WebSocket-Protocol, as the SDK and browsers do). @default 'query'
+   */
+  tokenTransport?: 'query' | 'protocol';
+}
 
 /**
  * A real WebSocket client for the e2e suite: records every server event and lets a test wait for the
@@ -25,9 +34,15 @@ export class TestClient {
     this.closedWith = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
   }
 
-  /** Connects with the token in the query string, as browsers must; no token tries an anonymous connect. */
-  static async connect(url: string, token?: string): Promise<TestClient> {
-    const socket = new WebSocket(token ? `${url}?token=${encodeURIComponent(token)}` : url);
+  /**
+   * Connects with the token in the query string, or in Sec-WebSocket-Protocol with
+   * `{tokenTransport: 'protocol'}`; no token tries an anonymous connect.
+   */
+  static async connect(url: string, token?: string, options: ConnectOptions = {}): Promise<TestClient> {
+    const socket =
+      options.tokenTransport === 'protocol'
+        ? new WebSocket(url, offeredProtocols(token))
+        : new WebSocket(token ? `${url}?${TOKEN_QUERY_PARAMETER}=${encodeURIComponent(token)}` : url);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

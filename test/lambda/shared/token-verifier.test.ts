@@ -37,14 +37,34 @@ async function refusal(token: string, using: JwksTokenVerifier = verifier): Prom
 }
 
 describe('JwksTokenVerifier', () => {
+  const now = (): number => Math.floor(Date.now() / 1000);
+
   it.each<[string, MintOptions]>([
     ['an RS256 token whose aud is the audience', {}],
-    ['an ES256 token', { alg: 'ES256' }],
+    ['an RS512 token', { alg: 'RS512' }],
     ['a token whose aud list includes the audience', { claims: { aud: ['other', 'comments-client'] } }],
     [
-      'a Cognito access token: no aud, client_id is the audience',
-      { claims: { aud: undefined, client_id: 'comments-client', token_use: 'access' } },
+      'a Cognito ID token: aud is the app client id, token_use id',
+      { claims: { aud: 'comments-client', token_use: 'id', 'cognito:username': 'user-42' } },
     ],
+    [
+      'a Cognito access token: no aud, client_id is the audience, token_use access',
+      {
+        claims: {
+          aud: undefined,
+          client_id: 'comments-client',
+          token_use: 'access',
+          scope: 'aws.cognito.signin.user.admin',
+        },
+      },
+    ],
+    [
+      'a token whose aud matches, whatever its client_id (aud is evaluated, client_id ignored)',
+      { claims: { client_id: 'other-client' } },
+    ],
+    ['a token whose nbf and iat are now', { claims: { nbf: now(), iat: now() } }],
+    ['a token whose nbf is past', { claims: { nbf: now() - 60 } }],
+    ['a token without iat', { claims: { iat: undefined } }],
   ])('accepts %s, with sub as the user id', async (_case, options) => {
     // Prepare
     const token = await issuer.mint({ ...options, claims: { sub: 'user-42', ...options.claims } });
@@ -83,7 +103,18 @@ describe('JwksTokenVerifier', () => {
       'bad_signature',
       () => issuer.mint({ forged: true }),
     ],
+    [
+      'an ES256 token (API Gateway takes RSA only), signed by a published key',
+      'bad_signature',
+      () => issuer.mint({ alg: 'ES256' }),
+    ],
     ['an ES256 forgery', 'bad_signature', () => issuer.mint({ alg: 'ES256', forged: true })],
+    ['a token without kid', 'malformed', () => issuer.mint({ noKid: true })],
+    [
+      'a token issued in the future (iat)',
+      'not_yet_valid',
+      () => issuer.mint({ claims: { iat: Math.floor(Date.now() / 1000) + 600 } }),
+    ],
     [
       'a valid token whose payload was swapped',
       'bad_signature',
@@ -121,6 +152,16 @@ describe('JwksTokenVerifier', () => {
       'a token whose client_id is another app',
       'wrong_audience',
       () => issuer.mint({ claims: { aud: undefined, client_id: 'other-client' } }),
+    ],
+    [
+      'a token whose aud is another app, even though its client_id is ours',
+      'wrong_audience',
+      () => issuer.mint({ claims: { aud: 'other-client', client_id: 'comments-client' } }),
+    ],
+    [
+      'a token whose aud is an empty list, even though its client_id is ours',
+      'wrong_audience',
+      () => issuer.mint({ claims: { aud: [], client_id: 'comments-client' } }),
     ],
     ['a token without sub', 'malformed', () => issuer.mint({ claims: { sub: undefined } })],
     ['a token whose sub is not of the id format', 'malformed', () => issuer.mint({ claims: { sub: 'a|b' } })],

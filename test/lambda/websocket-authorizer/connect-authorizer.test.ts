@@ -3,6 +3,7 @@ import {
   allowConnect,
   ConnectAuthorizer,
   ConnectRefusedError,
+  presentedToken,
 } from '../../../lambda/websocket-authorizer/connect-authorizer';
 import { METHOD_ARN } from '../fixtures/authorizer-event';
 
@@ -93,5 +94,47 @@ describe('allowConnect', () => {
     // Assess
     expect(result.principalId).toBe('anonymous');
     expect(result.context).toEqual({ anonymous: 'true' });
+  });
+});
+
+describe('presentedToken', () => {
+  it.each<[string, string | undefined, string | undefined, string | undefined]>([
+    ['the header token', 'realtime-comments.v1, realtime-comments.bearer.h.e.s', undefined, 'h.e.s'],
+    ['the query token', undefined, 'q.u.e', 'q.u.e'],
+    ['the query token beside a header naming the protocol only', 'realtime-comments.v1', 'q.u.e', 'q.u.e'],
+    [
+      'the header token beside an empty query token',
+      'realtime-comments.v1, realtime-comments.bearer.h',
+      '',
+      'h',
+    ],
+    ['nothing without either', undefined, undefined, undefined],
+    ['nothing for an empty query token', undefined, '', undefined],
+    ['nothing for the protocol alone', 'realtime-comments.v1', undefined, undefined],
+  ])('presents %s', (_case, protocolHeader, queryToken, expected) => {
+    // Act
+    const token = presentedToken({ protocolHeader, queryToken });
+
+    // Assess
+    expect(token).toBe(expected);
+  });
+
+  it.each<[string, string, string | undefined, string, string | undefined]>([
+    [
+      'a token in both places',
+      'realtime-comments.v1, realtime-comments.bearer.h',
+      'q',
+      'two_tokens',
+      undefined,
+    ],
+    ['a bad protocol list', 'realtime-comments.bearer.h', undefined, 'bad_protocol_header', 'no_protocol'],
+    ['a bad protocol list beside a query token', 'x y', 'q', 'bad_protocol_header', 'not_a_token'],
+  ])('refuses %s', (_case, protocolHeader, queryToken, reason, problem) => {
+    // Act
+    const present = (): unknown => presentedToken({ protocolHeader, queryToken });
+
+    // Assess
+    expect(present).toThrow(ConnectRefusedError);
+    expect(present).toThrow(expect.objectContaining({ reason, problem }) as Error);
   });
 });

@@ -1,3 +1,4 @@
+import { offeredProtocols, TOKEN_PROTOCOL_PREFIX } from '../../../contracts/websocket-auth';
 import { connectAuthorizerEvent, METHOD_ARN } from '../fixtures/authorizer-event';
 import { startTokenIssuer, type TestTokenIssuer } from '../fixtures/token-issuer';
 
@@ -130,6 +131,144 @@ describe('WebSocket authorizer handler', () => {
 
     // Assess
     await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  describe('with the token in Sec-WebSocket-Protocol', () => {
+    /** The header a browser sends for `new WebSocket(url, offeredProtocols(token))`. */
+    const header = (token?: string): string => offeredProtocols(token).join(', ');
+
+    it('allows a valid token, exactly as from the query string, and never logs it', async () => {
+      // Prepare
+      const token = await issuer.mint({ claims: { sub: 'user-9' } });
+      const info = jest.spyOn(logger, 'info');
+
+      // Act
+      const fromHeader = await handler(connectAuthorizerEvent(null, header(token)));
+      const fromQuery = await handler(connectAuthorizerEvent({ token }));
+
+      // Assess
+      expect(fromHeader).toEqual(fromQuery);
+      expect(fromHeader.context).toEqual({ userId: 'user-9', anonymous: 'false' });
+      expect(loggedText(info)).not.toContain(token.split('.')[1]);
+    });
+
+    it('takes the query token when the header names the protocol only', async () => {
+      // Prepare
+      const token = await issuer.mint({ claims: { sub: 'user-3' } });
+
+      // Act
+      const result = await handler(connectAuthorizerEvent({ token }, header()));
+
+      // Assess
+      expect(result.principalId).toBe('user-3');
+    });
+
+    it.each<[string, () => Promise<string>]>([
+      ['an expired token', () => issuer.mint({ exp: Math.floor(Date.now() / 1000) - 5 })],
+      ['a forged token', () => issuer.mint({ forged: true })],
+      ['garbage', () => Promise.resolve('not-a-jwt')],
+    ])('refuses %s in the header with "Unauthorized"', async (_case, mint) => {
+      // Act
+      const authorize = handler(connectAuthorizerEvent(null, header(await mint())));
+
+      // Assess
+      await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+    });
+
+    it('refuses the protocol without a token when anonymous connections are off', async () => {
+      // Prepare
+      const warn = jest.spyOn(logger, 'warn');
+
+      // Act
+      const authorize = handler(connectAuthorizerEvent(null, header()));
+
+      // Assess
+      await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+      expect(warn).toHaveBeenCalledWith('Connection refused', {
+        connectionId: 'conn-1',
+        reason: 'missing_token',
+      });
+    });
+
+    it('refuses a token in the header and another in the query string, logging two_tokens', async () => {
+      // Prepare
+      const token = await issuer.mint();
+      const warn = jest.spyOn(logger, 'warn');
+
+      // Act
+      const authorize = handler(connectAuthorizerEvent({ token }, header(token)));
+
+      // Assess
+      await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+      expect(warn).toHaveBeenCalledWith('Connection refused', {
+        connectionId: 'conn-1',
+        reason: 'two_tokens',
+      });
+    });
+
+    it.each<[string, (token: string) => string, string]>([
+      [
+        'several tokens',
+        (t) => `realtime-comments.v1, ${TOKEN_PROTOCOL_PREFIX}${t}, ${TOKEN_PROTOCOL_PREFIX}${t}x`,
+        'several_tokens',
+      ],
+      ['no protocol name', (t) => `${TOKEN_PROTOCOL_PREFIX}${t}`, 'no_protocol'],
+      [
+        'an unknown version',
+        (t) => `realtime-comments.v9, ${TOKEN_PROTOCOL_PREFIX}${t}`,
+        'unsupported_version',
+      ],
+      ['a token without the prefix', (t) => `realtime-comments.v1, ${t}`, 'unknown_entry'],
+      [
+        'an overly long value',
+        (t) => `realtime-comments.v1, ${TOKEN_PROTOCOL_PREFIX}${t}${'a'.repeat(10_000)}`,
+        'too_long',
+      ],
+      ['an empty entry', (t) => `realtime-comments.v1, , ${TOKEN_PROTOCOL_PREFIX}${t}`, 'empty_entry'],
+      [
+        'characters outside an HTTP token',
+        (t) => `realtime-comments.v1, ${TOKEN_PROTOCOL_PREFIX}${t}==`,
+        'not_a_token',
+      ],
+      ['an empty header', () => '', 'empty_entry'],
+    ])(
+      'refuses a protocol list with %s as 401 (Unauthorized, never a 500), logging the problem only',
+      async (_case, list, problem) => {
+        // Prepare
+        const token = await issuer.mint();
+        const warn = jest.spyOn(logger, 'warn');
+        const error = jest.spyOn(logger, 'error');
+        const addMetric = jest.spyOn(metrics, 'addMetric');
+
+        // Act
+        const authorize = handler(connectAuthorizerEvent({}, list(token)));
+
+        // Assess
+        await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+        expect(warn).toHaveBeenCalledWith('Connection refused', {
+          connectionId: 'conn-1',
+          reason: 'bad_protocol_header',
+          problem,
+        });
+        expect(addMetric).toHaveBeenCalledWith('AuthorizerDenied', 'Count', 1);
+        expect(addMetric).not.toHaveBeenCalledWith('AuthorizerErrors', 'Count', 1);
+        expect(error).not.toHaveBeenCalled();
+        expect(loggedText(warn)).not.toContain(token.split('.')[1]);
+      },
+    );
+
+    it('refuses a bad protocol list even when anonymous connections are allowed', async () => {
+      // Prepare
+      const anonymous = coldStart(authEnv({ ALLOW_ANONYMOUS_SUBSCRIBERS: 'true' }));
+
+      // Act
+      const authorize = anonymous.handler(connectAuthorizerEvent(null, 'realtime-comments.v2'));
+      const allowed = await anonymous.handler(connectAuthorizerEvent(null, header()));
+
+      // Assess
+      await expect(authorize).rejects.toThrow(/^Unauthorized$/);
+      expect(allowed.context).toEqual({ anonymous: 'true' });
+    });
   });
 
   describe('cold start', () => {

@@ -153,6 +153,103 @@ describe('$connect', () => {
   });
 });
 
+describe('$connect with subprotocols', () => {
+  const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2ln';
+
+  /** A $connect whose handshake offered this Sec-WebSocket-Protocol, as API Gateway passes it on. */
+  function offering(protocols: string, name = 'Sec-WebSocket-Protocol'): WebSocketLifecycleEvent {
+    return {
+      ...lifecycleEvent('CONNECT', { principalId: 'user-42', userId: 'user-42', anonymous: 'false' }),
+      headers: { Host: 'ws.example.com', [name]: protocols },
+      multiValueHeaders: { Host: ['ws.example.com'], [name]: [protocols] },
+    };
+  }
+
+  it.each([
+    ['the SDK’s offer, as a browser sends it', `realtime-comments.v1, realtime-comments.bearer.${TOKEN}`],
+    ['the token first, without spaces', `realtime-comments.bearer.${TOKEN},realtime-comments.v1`],
+    ['the protocol alone (a query-string token or an anonymous client)', 'realtime-comments.v1'],
+  ])('answers %s with the selected protocol, and never the token', async (_case, protocols) => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const response = await handler(offering(protocols));
+
+    // Assess
+    expect(response).toEqual({
+      statusCode: 200,
+      headers: { 'Sec-WebSocket-Protocol': 'realtime-comments.v1' },
+    });
+    expect(JSON.stringify(response)).not.toContain(TOKEN);
+    expect(connectionRow()).toMatchObject({ connectionId: 'conn-1', userId: 'user-42' });
+  });
+
+  it('reads the header whatever the case of its name', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const response = await handler(offering('realtime-comments.v1', 'sec-websocket-protocol'));
+
+    // Assess
+    expect(response).toEqual({
+      statusCode: 200,
+      headers: { 'Sec-WebSocket-Protocol': 'realtime-comments.v1' },
+    });
+  });
+
+  it('answers a handshake without subprotocols without the header', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const response = await handler({ ...lifecycleEvent('CONNECT'), headers: { Host: 'ws.example.com' } });
+
+    // Assess
+    expect(response).toEqual({ statusCode: 200 });
+  });
+
+  it.each([
+    ['a token without the protocol', `realtime-comments.bearer.${TOKEN}`],
+    ['only an unknown version', 'realtime-comments.v2'],
+    ['two tokens', `realtime-comments.v1, realtime-comments.bearer.a, realtime-comments.bearer.b`],
+  ])(
+    'refuses %s with a 400 and stores nothing, logging the problem and not the token',
+    async (_case, protocols) => {
+      // Prepare
+      let response: unknown;
+
+      // Act
+      const lines = await captureLogs(logger, async () => {
+        response = await handler(offering(protocols));
+      });
+
+      // Assess
+      expect(response).toEqual({ statusCode: 400 });
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          message: 'Refused a $connect with an invalid protocol list',
+          problem: expect.any(String),
+        }),
+      );
+      expect(JSON.stringify(lines)).not.toContain(TOKEN);
+    },
+  );
+
+  it('answers 500 without the header when the row cannot be written', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).rejects(new Error('throttled'));
+
+    // Act
+    const response = await handler(offering('realtime-comments.v1'));
+
+    // Assess
+    expect(response).toEqual({ statusCode: 500 });
+  });
+});
+
 describe('$disconnect', () => {
   it('reads the connection’s subscriptions page by page and batch-deletes every row it has', async () => {
     // Prepare
