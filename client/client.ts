@@ -11,7 +11,13 @@ import {
 
 export type { ClientEvents } from './client-events';
 export type { ConnectionState } from './connection';
-export type { ClientLogger, RealtimeCommentsClientOptions, TokenRequest, TokenSource } from './options';
+export type {
+  ClientLogger,
+  RealtimeCommentsClientOptions,
+  TokenRequest,
+  TokenSource,
+  TokenTransport,
+} from './options';
 export type { PostState, SubscribeOptions, SubscriptionHandlers } from './subscriptions';
 
 /**

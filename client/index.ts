@@ -13,6 +13,7 @@ export {
   type SubscriptionHandlers,
   type TokenRequest,
   type TokenSource,
+  type TokenTransport,
 } from './client';
 export {
   CommentsApiClient,
@@ -24,6 +25,7 @@ export {
   type CreateOptions,
 } from './comments-api';
 export { CommentView } from './comment-view';
+export { CLIENT_VERSION } from './build-info';
 export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 export { ClientErrorCodes, RealtimeCommentsError, type ClientErrorCode } from './errors';
 export { PostStream, type CommentEvent, type StreamStep } from './post-stream';
