@@ -1,13 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
+import { bundleClient, CLIENT_DIST_ENTRY, clientPackageInfo } from '../../client/scripts/bundle';
 import { jsonResponse, type HttpResponse } from '../http-io';
 
 /**
  * The demo page: static files from local/devtools/demo, plus its TypeScript bundled once at start with the
- * project's own esbuild, so the page imports the same protocol module as the handlers.
+ * project's own esbuild, so the page imports the same protocol module as the handlers. The client SDK it
+ * imports (`@realtime-comments/client`) is the built package, client/dist, built here first: the page runs
+ * what users install, not the SDK's sources (the repository type-checks the demo against those, through
+ * tsconfig.json's `paths`).
  */
 const DEMO_DIR = path.join(__dirname, 'demo');
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,7 +25,9 @@ let bundle: Buffer | undefined;
 
 function demoBundle(): Buffer {
   if (!bundle) {
+    bundleClient();
     const result = buildSync({
+      absWorkingDir: REPO_ROOT,
       entryPoints: [path.join(DEMO_DIR, 'app.ts')],
       bundle: true,
       format: 'esm',
@@ -28,7 +35,16 @@ function demoBundle(): Buffer {
       platform: 'browser',
       write: false,
       minify: false,
+      alias: { [clientPackageInfo().name]: CLIENT_DIST_ENTRY },
+      metafile: true,
     });
+    const sources = Object.keys(result.metafile.inputs).filter((input) => /^client\/(?!dist\/)/.test(input));
+    if (sources.length > 0) {
+      throw new Error(
+        `The demo page bundles the client SDK's sources (${sources.join(', ')}): import it as ` +
+          `'${clientPackageInfo().name}', so that the page runs the built package`,
+      );
+    }
     const [file] = result.outputFiles;
     if (!file) throw new Error('esbuild produced no demo bundle');
     bundle = Buffer.from(file.contents);
@@ -70,7 +86,9 @@ async function serveStatic(urlPath: string, config: DemoConfig): Promise<HttpRes
       body: demoBundle(),
     };
   }
-  const relative = urlPath === '/' ? 'index.html' : urlPath.replace(/^\/+/, '');
+  // Browsers ask for /favicon.ico when a page links no icon (/config.json opened directly): the SVG, not a 404.
+  const relative =
+    urlPath === '/' ? 'index.html' : urlPath === '/favicon.ico' ? 'favicon.svg' : urlPath.replace(/^\/+/, '');
   const file = path.resolve(DEMO_DIR, relative);
   if (!file.startsWith(DEMO_DIR + path.sep) || path.extname(file) === '.ts') return undefined;
   const contentType = CONTENT_TYPES[path.extname(file)];
