@@ -12,6 +12,7 @@ export default tseslint.config(
       '.local/',
       'coverage/',
       'bench/results/',
+      'client/dist/',
       '**/*.d.ts',
     ],
   },

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
  * - client/ imports only client/ and contracts/: it is published as a package of its own.
  * - signing/ (SigV4 for execute-api) imports only contracts/: the benchmark and the e2e helpers sign
  *   requests with it without loading function code or the local stack.
+ * - simulation/ may import lambda/: it runs the real fan-out code against modelled AWS services. It never
+ *   imports test/, and only test/ imports simulation/ (no function, stack or benchmark depends on it).
  * - Nothing outside test/ imports test/.
  * - A function folder under lambda/ never imports another function's folder; shared runtime code lives in
  *   lambda/shared/ and lambda/fan-out/, which import no function folder either.
@@ -56,8 +58,14 @@ export function violation(file, specifier) {
   if (layer === 'client' && targetLayer !== 'client' && targetLayer !== 'contracts') {
     return `client/ is a package of its own: it imports only client/ and contracts/, not ${targetLayer}/`;
   }
+  if (layer === 'simulation' && targetLayer === 'test') {
+    return 'simulation/ never imports test/: it runs the real code from lambda/, not test doubles';
+  }
   if (layer !== 'test' && targetLayer === 'test') {
     return `only test/ imports test/ (${layer}/ does here)`;
+  }
+  if (layer !== 'simulation' && layer !== 'test' && targetLayer === 'simulation') {
+    return `only test/ imports simulation/ (${layer}/ does here): nothing deployed or measured depends on the model`;
   }
   if (layer === 'lambda' && targetLayer === 'lambda' && from.length > 2 && to.length > 2) {
     const [, fromFolder] = from;

@@ -17,6 +17,8 @@ export async function forEachBounded<T>(
   }
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
+  /** Resolves the loop's wait for a free slot; a settled task calls it. */
+  let slotFreed: (() => void) | undefined;
 
   const start = (item: T): void => {
     const task: Promise<void> = Promise.resolve()
@@ -24,7 +26,10 @@ export async function forEachBounded<T>(
       .catch((error: unknown) => {
         failure ??= { error };
       })
-      .finally(() => inFlight.delete(task));
+      .finally(() => {
+        inFlight.delete(task);
+        slotFreed?.();
+      });
     inFlight.add(task);
   };
 
@@ -33,7 +38,9 @@ export async function forEachBounded<T>(
       if (failure) break;
       start(item);
       // Wait for a free slot before pulling the next item from the source.
-      while (inFlight.size >= limit) await Promise.race(inFlight);
+      // (One waiter, woken by whichever task settles first: Promise.race over every task in flight would
+      // add a reaction to each of them per item, O(limit) work and garbage for every item.)
+      while (inFlight.size >= limit) await new Promise<void>((resolve) => (slotFreed = resolve));
     }
   } finally {
     await Promise.all(inFlight);

@@ -20,6 +20,14 @@ const REFUSED: [file: string, source: string, reason: string][] = [
   ['lib/x.ts', "const m = require('../lambda/shared/ids');", 'lib/ never imports lambda/'],
   ['bench/x.ts', "void import('../lambda/shared/ids');", 'bench/ never imports lambda/'],
   ['signing/x.ts', "import '../local/local-stack';", 'signing/ imports only contracts/'],
+  [
+    'simulation/x.ts',
+    "import '../test/lambda/fixtures/stage-settings-env';",
+    'simulation/ never imports test/',
+  ],
+  ['simulation/models/x.ts', "import { a } from '../../test/fixtures';", 'simulation/ never imports test/'],
+  ['lambda/fan-out/x.ts', "import '../../simulation/clock';", 'only test/ imports simulation/'],
+  ['bench/x.ts', "import '../simulation/run';", 'only test/ imports simulation/'],
 ];
 
 const ALLOWED: [file: string, source: string][] = [
@@ -34,6 +42,10 @@ const ALLOWED: [file: string, source: string][] = [
   ['bench/x.ts', "import '@aws-sdk/client-dynamodb';"],
   ['bench/x.ts', "import '../signing/execute-api-signer';"],
   ['lambda/comments-api/x.ts', "import '../../signing/execute-api-signer';"],
+  ['simulation/x.ts', "import '../lambda/fan-out/broadcast-service';"],
+  ['simulation/models/x.ts', "import '../../lambda/shared/connection-notifier';"],
+  ['simulation/x.ts', "import '../lib/config/stage-config';"],
+  ['test/simulation/x.test.ts', "import '../../simulation/clock';"],
 ];
 
 let messages: string[][] = [];
