@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { EnvNames } from '../contracts/env-names';
 import { createRouteAuthorizers } from './auth/authorizers';
 import {
   LOCAL_ACCESS_KEY_ID,
@@ -6,10 +8,11 @@ import {
   LOCAL_SECRET_ACCESS_KEY,
 } from './auth/credentials';
 import { LOCAL_ISSUER_PATH, LocalIssuer } from './auth/local-issuer';
-import type { LocalApi, LocalModel } from './cloudformation/local-model';
+import type { LocalApi, LocalFunction, LocalModel } from './cloudformation/local-model';
+import { synthesizeCached } from './cloudformation/assembly-cache';
 import { synthesize } from './cloudformation/synthesize';
 import { tableSchemaOf } from './cloudformation/table-schemas';
-import { buildLocalModel, localTables } from './cloudformation/template-model';
+import { buildLocalModel, localTables, type LocalEndpoints } from './cloudformation/template-model';
 import {
   DEAD_LETTERS_PATH,
   FAULTS_PATH,
@@ -23,10 +26,11 @@ import { FaultControl } from './devtools/fault-control';
 import type { FaultSettings } from './devtools/faults';
 import { GatewayOutage } from './devtools/gateway-outage';
 import { createStaticFiles } from './devtools/static-files';
-import { ensureTable, startDynamoDbLocal } from './emulators/dynamodb-local';
+import { lockDataDir, resetDataDir } from './emulators/dynamodb-data';
+import { dynamoDbLocalEndpoint, ensureTable, startDynamoDbLocal } from './emulators/dynamodb-local';
 import { LocalHttpApi } from './emulators/http-api';
 import { LocalLambdaInvokeApi, type DeadLetterRecord } from './emulators/lambda-invoke-api';
-import { lambdaBaseEnvironment, overrideFanOutBatchSize } from './emulators/lambda-environment';
+import { lambdaBaseEnvironment, overrideStageSetting } from './emulators/lambda-environment';
 import { assertFunctionsLoaded, LocalLambda } from './emulators/lambda-runtime';
 import { LocalStreamMappings } from './emulators/stream-mappings';
 import { LocalWebSocketGateway } from './emulators/websocket-gateway';
@@ -67,6 +71,19 @@ function jwtAudience(model: LocalModel): string | undefined {
   return undefined;
 }
 
+const REPO_ROOT = path.resolve(__dirname, '..');
+/** Stands for a table's stream until the table exists; no function may depend on it (checked). */
+const PENDING_STREAM_ARN = 'arn:aws:dynamodb:local:000000000000:table/pending/stream/pending';
+
+/** Seconds since `since`, for the progress lines. */
+const secondsSince = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+/** A path as short as it reads unambiguously: relative to the working directory when inside it. */
+const shortPath = (target: string): string => {
+  const relative = path.relative(process.cwd(), target);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : target;
+};
+
 /**
  * `stopping` receives how to stop each part as it starts; pass your own to stop a start still under way
  * (start.ts does, for signals and uncaught errors). A start that fails stops what it had started.
@@ -75,7 +92,7 @@ export async function startLocalStack(
   options: LocalStackOptions,
   stopping: StopSteps = new StopSteps(),
 ): Promise<RunningLocalStack> {
-  const started = Date.now();
+  const started = options.startedAt ?? Date.now();
   await assertPortFree(options.appPort, 'comments API and demo page', 'LOCAL_APP_PORT');
   await assertPortFree(options.gatewayPort, 'WebSocket and broadcast gateway', 'LOCAL_GATEWAY_PORT');
   await assertPortFree(options.dynamoDbPort, 'DynamoDB Local', 'LOCAL_DYNAMODB_PORT');
@@ -83,18 +100,57 @@ export async function startLocalStack(
   const stop = (): Promise<void> => stopping.run(options.log);
 
   try {
+    const { dynamoDbPath } = options;
+    if (dynamoDbPath) {
+      // Released last, once DynamoDB Local has stopped writing the folder.
+      const lock = lockDataDir(dynamoDbPath);
+      stopping.push(async () => lock.release());
+      if (options.reset) {
+        const deleted = resetDataDir(dynamoDbPath);
+        options.log(
+          `reset: ${deleted.length ? `deleted the tables kept in ${shortPath(dynamoDbPath)}` : 'no tables were kept'}`,
+        );
+      }
+    }
     // DynamoDB Local (a JVM) warms up in its own process while the synth bundles the functions.
-    options.log('starting DynamoDB Local …');
-    const dynamoStarting = startDynamoDbLocal(
-      options.dynamoDbPath
-        ? { port: options.dynamoDbPort, path: options.dynamoDbPath }
-        : { port: options.dynamoDbPort },
+    const dynamoSince = Date.now();
+    options.log(
+      `DynamoDB Local: starting on port ${options.dynamoDbPort}, ` +
+        (dynamoDbPath ? `tables kept in ${shortPath(dynamoDbPath)} …` : 'tables in memory …'),
     );
+    const dynamoStarting = startDynamoDbLocal({
+      port: options.dynamoDbPort,
+      javaOptions: options.dynamoDbJavaOptions,
+      ...(dynamoDbPath ? { path: dynamoDbPath } : {}),
+    });
+    let dynamoReady = '';
     // Awaited below, after the synth: a failure before then must not count as an unhandled rejection.
-    dynamoStarting.catch(() => undefined);
+    dynamoStarting.then(() => (dynamoReady = secondsSince(dynamoSince))).catch(() => undefined);
     stopping.push(async () => (await dynamoStarting).stop());
-    options.log(`synthesizing stage "${options.stage}" …`);
-    const stacks = synthesize(options.stage, options.assemblyDir);
+    const synthSince = Date.now();
+    const synthesis = await synthesizeCached({
+      stage: options.stage,
+      assemblyDir: options.assemblyDir,
+      cacheDir: options.cacheDir,
+      repoRoot: REPO_ROOT,
+      synthesize: (stage, outDir) => {
+        options.log(
+          options.cacheDir
+            ? `synthesis: stage "${stage}" not cached for these sources, synthesizing and bundling …`
+            : `synthesis: cache off, synthesizing and bundling stage "${stage}" …`,
+        );
+        return synthesize(stage, outDir, options.log);
+      },
+      log: options.log,
+    });
+    const { stacks } = synthesis;
+    options.log(
+      {
+        assembly: `synthesis: stage "${options.stage}" unchanged, reusing ${shortPath(options.assemblyDir)}`,
+        cache: `synthesis: stage "${options.stage}" from the cache (${synthesis.key.slice(0, 12)})`,
+        synthesized: `synthesis: stage "${options.stage}" synthesized and bundled`,
+      }[synthesis.source] + ` in ${secondsSince(synthSince)}`,
+    );
 
     // Stage-named APIs live on the gateway port under /<stage>, as on execute-api; $default ones on the app port.
     const portOf = (api: LocalApi): number =>
@@ -102,20 +158,90 @@ export async function startLocalStack(
     const appUrl = `http://${options.host}:${options.appPort}`;
     const gatewayUrl = `http://${options.host}:${options.gatewayPort}`;
     const localIssuerUrl = `${appUrl}${LOCAL_ISSUER_PATH}`;
-    // Tables before the model: a table's StreamArn is the stream DynamoDB Local gives it on creation.
-    const dynamo = await dynamoStarting;
-    const streamArns = new Map<string, string>();
-    for (const table of localTables(stacks)) {
-      const streamArn = await ensureTable(dynamo.client, tableSchemaOf(table, stacks), table.tableName);
-      if (streamArn) streamArns.set(table.tableName, streamArn);
-    }
-    const model = buildLocalModel(stacks, {
+    const endpoints = (tableStreamArn: LocalEndpoints['tableStreamArn']): LocalEndpoints => ({
       httpBaseUrl: (api) => `http://${options.host}:${portOf(api)}`,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       localIssuerUrl,
-      tableStreamArn: (table) => streamArns.get(table.tableName),
+      tableStreamArn,
     });
+    /** The stage settings the options override, in the functions' environments. */
+    const overrideSettings = (each: Iterable<LocalFunction>, log: (message: string) => void): void => {
+      // Read once: a Map's values() iterator would be used up by the first setting.
+      const functions = [...each];
+      if (options.fanOutBatchSize !== undefined) {
+        const { fanOutBatchSize: name } = EnvNames;
+        overrideStageSetting(functions, name, options.fanOutBatchSize, 'LOCAL_FAN_OUT_BATCH_SIZE', log);
+      }
+      if (options.eventRetentionSeconds !== undefined) {
+        const { eventRetentionSeconds: name } = EnvNames;
+        overrideStageSetting(
+          functions,
+          name,
+          options.eventRetentionSeconds,
+          'LOCAL_EVENT_RETENTION_SECONDS',
+          log,
+        );
+      }
+    };
+    // The functions load while DynamoDB Local starts: nothing a function is given depends on a table's
+    // stream, which exists only once the table does. The model is built again once the tables exist, and a
+    // function whose definition then differs is loaded again.
+    const early = buildLocalModel(
+      stacks,
+      endpoints((table) => (table.properties.StreamSpecification ? PENDING_STREAM_ARN : undefined)),
+    );
+    overrideSettings(early.functions.values(), options.log);
+    const baseEnv = lambdaBaseEnvironment({
+      region: LOCAL_REGION,
+      dynamoDbEndpoint: dynamoDbLocalEndpoint(options.dynamoDbPort),
+      lambdaEndpoint: gatewayUrl,
+      logLevel: options.functionLogLevel,
+      metrics: options.functionMetrics,
+    });
+    const functionsSince = Date.now();
+    const lambdas = new Map<string, LocalLambda>();
+    for (const fn of early.functions.values()) lambdas.set(fn.key, new LocalLambda(fn, baseEnv));
+    stopping.push(async () => {
+      await Promise.all([...lambdas.values()].map((lambda) => lambda.stop()));
+    });
+    let functionsLoaded = '';
+    const functionsReady = Promise.all([...lambdas.values()].map((lambda) => lambda.ready)).then(
+      () => (functionsLoaded = secondsSince(functionsSince)),
+    );
+    // Awaited below, once the tables exist: a failure before then must not count as an unhandled rejection.
+    functionsReady.catch(() => undefined);
+
+    // Tables before the model: a table's StreamArn is the stream DynamoDB Local gives it on creation.
+    const dynamo = await dynamoStarting;
+    options.log(
+      // A synthesis holds the event loop, so DynamoDB Local's readiness is only seen once it is over.
+      synthesis.source === 'synthesized'
+        ? 'DynamoDB Local: ready (it started during the synthesis)'
+        : `DynamoDB Local: ready in ${dynamoReady || secondsSince(dynamoSince)}`,
+    );
+    const tablesSince = Date.now();
+    const streamArns = new Map<string, string>();
+    const tables = localTables(stacks);
+    await Promise.all(
+      tables.map(async (table) => {
+        const streamArn = await ensureTable(dynamo.client, tableSchemaOf(table, stacks), table.tableName);
+        if (streamArn) streamArns.set(table.tableName, streamArn);
+      }),
+    );
+    options.log(`tables: ${tables.length} ready in ${secondsSince(tablesSince)}`);
+    const model = buildLocalModel(
+      stacks,
+      endpoints((table) => streamArns.get(table.tableName)),
+    );
+    overrideSettings(model.functions.values(), () => undefined);
+    for (const fn of model.functions.values()) {
+      const loaded = lambdas.get(fn.key);
+      if (loaded && JSON.stringify(loaded.definition) === JSON.stringify(fn)) continue;
+      options.log(`${fn.key}: its definition names a table's stream, loading it again`);
+      void loaded?.stop();
+      lambdas.set(fn.key, new LocalLambda(fn, baseEnv));
+    }
     const localIssuer = await LocalIssuer.load({
       issuer: localIssuerUrl,
       audience: jwtAudience(model) ?? 'local',
@@ -126,23 +252,10 @@ export async function startLocalStack(
       credentials: { [LOCAL_ACCESS_KEY_ID]: LOCAL_SECRET_ACCESS_KEY },
     });
 
-    const baseEnv = lambdaBaseEnvironment({
-      region: LOCAL_REGION,
-      dynamoDbEndpoint: dynamo.endpoint,
-      lambdaEndpoint: gatewayUrl,
-      logLevel: options.functionLogLevel,
-      metrics: options.functionMetrics,
-    });
-    if (options.fanOutBatchSize !== undefined) {
-      overrideFanOutBatchSize(model.functions.values(), options.fanOutBatchSize, options.log);
-    }
-    const lambdas = new Map<string, LocalLambda>();
-    for (const fn of model.functions.values()) lambdas.set(fn.key, new LocalLambda(fn, baseEnv));
-    stopping.push(async () => {
-      await Promise.all([...lambdas.values()].map((lambda) => lambda.stop()));
-    });
+    await functionsReady;
     await Promise.all([...lambdas.values()].map((lambda) => lambda.ready));
     assertFunctionsLoaded(lambdas.values());
+    options.log(`functions: ${lambdas.size} loaded in ${functionsLoaded || secondsSince(functionsSince)}`);
 
     const lambdaInvoke = new LocalLambdaInvokeApi({
       functions: model.functions.values(),
@@ -246,6 +359,7 @@ export async function startLocalStack(
         TokenUrl: `${appUrl}${LOCAL_TOKEN_PATH}`,
         AuthIssuer: localIssuer.issuer,
         AuthAudience: localIssuer.audience,
+        IssuerKeysFile: options.issuerKeysFile,
         DynamoDbEndpoint: dynamo.endpoint,
         FaultsUrl: `${gatewayUrl}${FAULTS_PATH}`,
         GatewayCrashUrl: `${gatewayUrl}${GATEWAY_CRASH_PATH}`,
@@ -259,7 +373,7 @@ export async function startLocalStack(
       for (const [key, value] of Object.entries(values)) options.log(`${stackName}.${key} = ${value}`);
     }
     options.log(`outputs written to ${options.outputsFile}`);
-    options.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s — open ${appUrl}/`);
+    options.log(`ready in ${secondsSince(started)} — open ${appUrl}/`);
 
     return {
       outputs,

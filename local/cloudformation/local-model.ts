@@ -47,7 +47,14 @@ export const localFunctionName = (stackName: string, logicalId: string): string 
 export type RouteAuthorization =
   | { type: 'NONE' }
   | { type: 'AWS_IAM' }
-  | { type: 'JWT'; identitySource: string[]; issuer: string; audience: string[] }
+  | {
+      type: 'JWT';
+      identitySource: string[];
+      issuer: string;
+      audience: string[];
+      /** The route's AuthorizationScopes: when there are any, a token must carry one of them. */
+      scopes?: string[];
+    }
   | { type: 'CUSTOM'; identitySource: string[]; functionKey: string };
 
 export interface LocalRoute {

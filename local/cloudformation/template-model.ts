@@ -327,6 +327,7 @@ function routeAuthorization(
       identitySource,
       issuer: String(resolve(jwt.Issuer)),
       audience: ((resolve(jwt.Audience) as unknown[] | undefined) ?? []).map(String),
+      scopes: ((resolve(route.AuthorizationScopes) as unknown[] | undefined) ?? []).map(String),
     };
   }
   if (type === 'CUSTOM') {

@@ -198,6 +198,7 @@ export class LocalHttpApi {
             token,
             authorization.issuer,
             authorization.audience,
+            authorization.scopes,
           );
           return { context: { jwt: { claims: claimsForEvent(payload), scopes: null } } };
         } catch {

@@ -39,17 +39,20 @@ export function lambdaBaseEnvironment(options: LambdaEnvironmentOptions): Record
 }
 
 /**
- * Sets FAN_OUT_BATCH_SIZE in every function whose template sets it (LOCAL_FAN_OUT_BATCH_SIZE), so a test or
- * the benchmark can send even a small audience through the fan-out workers.
+ * Sets one of the stage's settings in every function whose template sets it, from a LOCAL_* variable: e.g.
+ * LOCAL_FAN_OUT_BATCH_SIZE sends even a small audience through the fan-out workers, and
+ * LOCAL_EVENT_RETENTION_SECONDS lets a test outlive the event log in seconds rather than a day.
  */
-export function overrideFanOutBatchSize(
+export function overrideStageSetting(
   functions: Iterable<LocalFunction>,
-  batchSize: number,
+  name: string,
+  value: number,
+  source: string,
   log: (message: string) => void,
 ): void {
   for (const fn of functions) {
-    if (fn.environment[EnvNames.fanOutBatchSize] === undefined) continue;
-    fn.environment[EnvNames.fanOutBatchSize] = String(batchSize);
-    log(`${fn.key}: ${EnvNames.fanOutBatchSize}=${batchSize} (LOCAL_FAN_OUT_BATCH_SIZE)`);
+    if (fn.environment[name] === undefined) continue;
+    fn.environment[name] = String(value);
+    log(`${fn.key}: ${name}=${value} (${source})`);
   }
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { isRecord } from '../../contracts/json';
+import { isHttpToken, SEC_WEBSOCKET_PROTOCOL } from '../../contracts/websocket-auth';
 import { runRequestAuthorizer } from '../auth/lambda-request-authorizer';
 import type { LocalApi } from '../cloudformation/local-model';
 import type { FaultSettings } from '../devtools/faults';
@@ -42,18 +43,28 @@ export interface WebSocketApiOptions {
   log?: (message: string) => void;
 }
 
-type RouteResult = { statusCode?: number; body?: string } | undefined;
+type RouteResult = { statusCode?: number; body?: string; headers?: Record<string, unknown> } | undefined;
 
 /**
  * The client side of an API Gateway WebSocket API:
  * - upgrades on `/<stage>` run the `$connect` route (after its Lambda authorizer, if any); a non-2xx
- *   answer refuses the upgrade;
+ *   answer refuses the upgrade; a 2xx answer's `Sec-WebSocket-Protocol` header is the handshake's (API
+ *   Gateway negotiates no subprotocol itself: without that header a client that offered some fails the
+ *   handshake, as browsers and the `ws` client do);
  * - each text frame is routed on the route selection expression (`$request.body.action`), falling back to
  *   `$default`; a closed socket runs `$disconnect`;
  * - idle and maximum-duration limits close connections as API Gateway does (configurable for tests).
  */
 export class LocalWebSocketApi {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  /** The subprotocol each pending upgrade answers with: the one its $connect integration returned. */
+  private readonly selectedProtocols = new WeakMap<IncomingMessage, string>();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_MESSAGE_BYTES,
+    // Never ws's default (the first protocol offered, which may be the one carrying a token): only what
+    // the integration answered, as on API Gateway.
+    handleProtocols: (_offered, req) => this.selectedProtocols.get(req) ?? false,
+  });
   private readonly connections = new Map<string, Connection>();
   private readonly routes = new Map<string, string>();
   private readonly idleTimeoutMs: number;
@@ -141,9 +152,10 @@ export class LocalWebSocketApi {
     };
     const query: Record<string, string> = {};
     for (const [key, value] of url.searchParams) query[key] = value;
+    const multiValueHeaders = multiValueHeadersOf(req);
     const event = {
       headers,
-      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      multiValueHeaders,
       ...(url.search ? { queryStringParameters: query } : {}),
       requestContext: this.requestContext(pending, {
         routeKey: '$connect',
@@ -163,6 +175,7 @@ export class LocalWebSocketApi {
         lambdas: this.options.lambdas,
         methodArn: `arn:aws:execute-api:${region}:${accountId}:${api.logicalId}/${this.stage}/$connect`,
         headers,
+        multiValueHeaders,
         query,
         requestContext: event.requestContext,
         log: (message) => this.log(message),
@@ -172,15 +185,19 @@ export class LocalWebSocketApi {
       Object.assign(event.requestContext, { authorizer });
     }
     let statusCode: number;
+    let protocol: string | undefined;
     try {
       const result = await this.invokeRoute('$connect', event);
       statusCode = result?.statusCode ?? 200;
+      protocol = this.selectedProtocol(result?.headers, headers['sec-websocket-protocol']);
     } catch (error) {
       this.log(`$connect failed: ${(error as Error).message}`);
       statusCode = 500;
     }
     if (statusCode < 200 || statusCode > 299) return refuseUpgrade(socket, statusCode);
+    if (protocol !== undefined) this.selectedProtocols.set(req, protocol);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.selectedProtocols.delete(req);
       const connection: Connection = { ...pending, socket: ws, lastActiveAt: Date.now() };
       if (authorizer) connection.authorizer = authorizer;
       this.connections.set(connection.id, connection);
@@ -193,6 +210,29 @@ export class LocalWebSocketApi {
       );
       ws.on('error', () => ws.terminate());
     });
+  }
+
+  /**
+   * The `Sec-WebSocket-Protocol` the $connect integration answered with, passed on as it is (the client
+   * checks it is one it offered). A client that offered protocols and gets none back fails the handshake:
+   * said here, since the client cannot say why.
+   */
+  private selectedProtocol(
+    responseHeaders: Record<string, unknown> | undefined,
+    offered: string | undefined,
+  ): string | undefined {
+    const name = SEC_WEBSOCKET_PROTOCOL.toLowerCase();
+    const answer = Object.entries(responseHeaders ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
+    if (typeof answer === 'string' && isHttpToken(answer)) return answer;
+    if (answer !== undefined) {
+      this.log(`$connect answered an invalid ${SEC_WEBSOCKET_PROTOCOL} header; it is not sent`);
+    } else if (offered !== undefined) {
+      this.log(
+        `$connect answered without ${SEC_WEBSOCKET_PROTOCOL}, but the client offered subprotocols: ` +
+          'browsers fail this handshake',
+      );
+    }
+    return undefined;
   }
 
   private armTimers(connection: Connection): void {
@@ -305,6 +345,15 @@ export class LocalWebSocketApi {
     this.dropAllConnections();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+/** Every header's values, one entry per occurrence, names lower-cased: API Gateway's multiValueHeaders. */
+function multiValueHeadersOf(req: IncomingMessage): Record<string, string[]> {
+  const headers: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values) headers[name.toLowerCase()] = values;
+  }
+  return headers;
 }
 
 function clearTimers(connection: Connection): void {

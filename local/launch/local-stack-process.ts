@@ -19,20 +19,17 @@ export async function startLocalStackProcess(
 ): Promise<LocalStackProcess> {
   const outputsFile = env.LOCAL_OUTPUTS_FILE;
   if (!outputsFile) throw new Error('LOCAL_OUTPUTS_FILE must be set');
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'local/start.ts'],
-    {
-      cwd: REPO_ROOT,
-      // As under `npm start`: node_modules/.bin on PATH lets NodejsFunction run esbuild directly, not via npx.
-      env: {
-        ...process.env,
-        PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  // As `npm start` runs it: tsx as a loader of this node, with no tsx process between to relay signals.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    cwd: REPO_ROOT,
+    // As under `npm start`: node_modules/.bin on PATH lets NodejsFunction run esbuild directly, not via npx.
+    env: {
+      ...process.env,
+      PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {

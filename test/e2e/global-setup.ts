@@ -26,6 +26,8 @@ export default async function globalSetup(): Promise<void> {
     LOCAL_OUTPUTS_FILE: path.join(workDir, 'outputs.json'),
     LOCAL_ASSEMBLY_DIR: path.join(workDir, 'cdk.out'),
     LOCAL_ISSUER_KEYS_FILE: path.join(workDir, 'issuer-keys.json'),
+    // Every run starts from empty tables (and never touches the data `npm start` keeps).
+    LOCAL_DYNAMODB_PATH: 'memory',
   };
   globalThis.__LOCAL_STACK__ = await startLocalStackProcess(env);
   process.env.E2E_LOCAL_OUTPUTS_FILE = env.LOCAL_OUTPUTS_FILE;

@@ -651,6 +651,25 @@ describe('buildLocalModel on the synthesized app', () => {
     expect(new Set(api.routes.map((r) => r.functionKey))).toEqual(new Set([comments]));
   });
 
+  it("guards the comments API's write routes with its JWT authorizer: local issuer, app client audience, no scopes", () => {
+    // Prepare
+    const api = apiCalled(`realtime-comments-${STAGE}-comments`);
+
+    // Act
+    const jwtRoutes = api.routes.filter((route) => route.authorization.type === 'JWT');
+
+    // Assess
+    expect(jwtRoutes.length).toBeGreaterThan(0);
+    for (const { authorization } of jwtRoutes) {
+      expect(authorization).toMatchObject({
+        identitySource: ['$request.header.Authorization'],
+        issuer: `${APP}/_local/issuer`,
+        scopes: [],
+      });
+      expect(authorization.type === 'JWT' && authorization.audience).toHaveLength(1);
+    }
+  });
+
   it("resolves the comments function's broadcast URL to the local gateway and its table to the local table", () => {
     // Prepare
     const commentsTable = model.tables.find((t) => t.logicalId.startsWith('Comments'));

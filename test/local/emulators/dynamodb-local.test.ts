@@ -1,5 +1,10 @@
-import { createTableInput } from '../../../local/emulators/dynamodb-local';
-import { commentsTableSchema, connectionsTableSchema } from '../../../contracts/table-schema';
+import type { CreateTableCommandInput, TableDescription } from '@aws-sdk/client-dynamodb';
+import { createTableInput, tableDifferences } from '../../../local/emulators/dynamodb-local';
+import {
+  commentsTableSchema,
+  connectionsTableSchema,
+  type TableSchema,
+} from '../../../contracts/table-schema';
 
 describe('createTableInput', () => {
   it('builds the connections table from its schema: generic keys, each attribute once, no stream', () => {
@@ -97,5 +102,64 @@ describe('createTableInput', () => {
     // Assess
     expect(input.KeySchema).toEqual([{ AttributeName: 'name', KeyType: 'HASH' }]);
     expect(input.AttributeDefinitions).toEqual([{ AttributeName: 'name', AttributeType: 'S' }]);
+  });
+});
+
+describe('tableDifferences', () => {
+  const stored = (input: CreateTableCommandInput): TableDescription => ({
+    TableName: input.TableName,
+    KeySchema: input.KeySchema,
+    AttributeDefinitions: input.AttributeDefinitions,
+    GlobalSecondaryIndexes: input.GlobalSecondaryIndexes,
+    StreamSpecification: input.StreamSpecification,
+  });
+
+  it('finds none between a table and the schema it was created from', () => {
+    // Prepare
+    const input = createTableInput(commentsTableSchema, 'dev-Comments');
+
+    // Act / Assess
+    expect(tableDifferences(input, stored(input))).toEqual([]);
+  });
+
+  it('names a changed key, a changed stream and an index gained or dropped', () => {
+    // Prepare
+    const before = createTableInput(commentsTableSchema, 'dev-Comments');
+    const schema: TableSchema = {
+      ...commentsTableSchema,
+      sortKey: { name: 'seq', type: 'N' },
+      globalSecondaryIndexes: [
+        {
+          indexName: 'byAuthor',
+          partitionKey: { name: 'userId', type: 'S' },
+          projection: 'KEYS_ONLY',
+        },
+      ],
+    };
+
+    // The schema's type allows one view today; the table's input takes any.
+    const expected: CreateTableCommandInput = {
+      ...createTableInput(schema, 'dev-Comments'),
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    };
+
+    // Act
+    const differences = tableDifferences(expected, stored(before));
+
+    // Assess
+    expect(differences).toEqual([
+      "its keys are HASH pk, RANGE sk, the schema's HASH pk, RANGE seq",
+      'it has no index byAuthor',
+      'it streams NEW_IMAGE, the schema says NEW_AND_OLD_IMAGES',
+    ]);
+  });
+
+  it('leaves a stream the stored table lacks to ensureTable, which adds it', () => {
+    // Prepare
+    const input = createTableInput(commentsTableSchema, 'dev-Comments');
+    const { StreamSpecification: _stream, ...withoutStream } = input;
+
+    // Act / Assess
+    expect(tableDifferences(input, stored(withoutStream))).toEqual([]);
   });
 });

@@ -150,6 +150,78 @@ describe('LocalHttpApi routing', () => {
   });
 });
 
+describe('LocalHttpApi JWT routes', () => {
+  const ISSUER = 'https://issuer.example.test';
+  const jwtApi = (scopes?: string[]): LocalApi => ({
+    ...httpApi({}),
+    routes: [
+      {
+        routeKey: 'POST /items',
+        functionKey: 'create',
+        authorization: {
+          type: 'JWT',
+          identitySource: ['$request.header.Authorization'],
+          issuer: ISSUER,
+          audience: ['client-1'],
+          ...(scopes ? { scopes } : {}),
+        },
+      },
+    ],
+  });
+
+  function withVerifier(api: LocalApi, verifyJwt: RouteAuthorizers['verifyJwt']) {
+    const create = new FakeLambda(() => ok);
+    const verifier = jest.fn(verifyJwt);
+    const local = new LocalHttpApi({
+      api,
+      lambdas: lambdaMap({ create }),
+      domainName: 'localhost:3000',
+      accountId: '000000000000',
+      authorizers: { ...noAuthorizers, verifyJwt: verifier },
+    });
+    return { local, create, verifier };
+  }
+
+  it("verifies the bearer token against the route's issuer, audience and scopes, and hands the claims over", async () => {
+    // Prepare
+    const { local, create, verifier } = withVerifier(jwtApi(['comments/write']), () =>
+      Promise.resolve({ sub: 'user-1', aud: ['client-1'], exp: 5 }),
+    );
+
+    // Act
+    const response = await local.handle(
+      request('POST', '/items', { headers: { authorization: 'Bearer the.jwt.value' } }),
+    );
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(verifier).toHaveBeenCalledWith('the.jwt.value', ISSUER, ['client-1'], ['comments/write']);
+    expect(create.events[0]).toMatchObject({
+      requestContext: { authorizer: { jwt: { claims: { sub: 'user-1', aud: '[client-1]', exp: '5' } } } },
+    });
+  });
+
+  it.each<[string, Record<string, string>, RouteAuthorizers['verifyJwt']]>([
+    ['no Authorization header', {}, () => Promise.resolve({})],
+    [
+      'a token the authorizer refuses',
+      { authorization: 'Bearer x.y.z' },
+      () => Promise.reject(new Error('exp')),
+    ],
+  ])('answers 401 without invoking the route for %s', async (_case, headers, verifyJwt) => {
+    // Prepare
+    const { local, create } = withVerifier(jwtApi(), verifyJwt);
+
+    // Act
+    const response = await local.handle(request('POST', '/items', { headers }));
+
+    // Assess
+    expect(response.statusCode).toBe(401);
+    expect(bodyJson(response)).toEqual({ message: 'Unauthorized' });
+    expect(create.invoke).not.toHaveBeenCalled();
+  });
+});
+
 describe('LocalHttpApi payload format 2.0 event', () => {
   const lambda = new FakeLambda(() => ok);
   const api = localApi(httpApi({ 'POST /items/{id}': 'fn' }), { fn: lambda });

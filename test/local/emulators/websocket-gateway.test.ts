@@ -238,6 +238,149 @@ describe('LocalWebSocketGateway connections', () => {
   });
 });
 
+describe('LocalWebSocketGateway subprotocols', () => {
+  const TOKEN_VALUE = 'realtime-comments.bearer.aGVhZGVy.cGF5bG9hZA.c2ln';
+
+  /** Opens a socket offering these subprotocols; resolves with the handshake's answer and its outcome. */
+  async function handshake(
+    protocols: string[],
+  ): Promise<{ socket: WebSocket; answered: string | undefined; outcome: 'open' | Error }> {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/${STAGE}`, protocols);
+    sockets.push(socket);
+    let answered: string | undefined;
+    socket.once('upgrade', (response: IncomingMessage) => {
+      answered = response.headers['sec-websocket-protocol'] as string | undefined;
+    });
+    const outcome = await new Promise<'open' | Error>((resolve) => {
+      socket.once('open', () => resolve('open'));
+      socket.once('error', (error) => resolve(error));
+    });
+    return { socket, answered, outcome };
+  }
+
+  it('answers the upgrade with the protocol the $connect integration returned', async () => {
+    // Prepare
+    lambdas.connect = new FakeLambda(() => ({
+      statusCode: 200,
+      headers: { 'Sec-WebSocket-Protocol': 'realtime-comments.v1' },
+    }));
+    await startGateway();
+
+    // Act
+    const { socket, answered, outcome } = await handshake([TOKEN_VALUE, 'realtime-comments.v1']);
+
+    // Assess
+    expect(outcome).toBe('open');
+    expect(answered).toBe('realtime-comments.v1');
+    expect(socket.protocol).toBe('realtime-comments.v1');
+    expect(lambdas.connect.events[0]?.headers).toMatchObject({
+      'sec-websocket-protocol': `${TOKEN_VALUE},realtime-comments.v1`,
+    });
+    expect(lambdas.connect.events[0]?.multiValueHeaders).toMatchObject({
+      'sec-websocket-protocol': [`${TOKEN_VALUE},realtime-comments.v1`],
+    });
+  });
+
+  it('sends no protocol (never the first one offered) when the integration returned none: the client fails the handshake, and $disconnect runs', async () => {
+    // Prepare
+    const logged: string[] = [];
+    await startGateway({ log: (message) => logged.push(message) });
+
+    // Act
+    const { answered, outcome } = await handshake([TOKEN_VALUE, 'realtime-comments.v1']);
+
+    // Assess
+    expect(answered).toBeUndefined();
+    expect(outcome).toEqual(expect.objectContaining({ message: 'Server sent no subprotocol' }));
+    await lambdas.disconnect.waitForEvent();
+    await waitUntil(() => gateway.connectionCount === 0);
+    expect(logged.join('\n')).toContain('browsers fail this handshake');
+    expect(logged.join('\n')).not.toContain(TOKEN_VALUE);
+  });
+
+  it('passes on a protocol the client did not offer, which the client refuses', async () => {
+    // Prepare
+    lambdas.connect = new FakeLambda(() => ({
+      statusCode: 200,
+      headers: { 'sec-websocket-protocol': 'other.v1' },
+    }));
+    await startGateway();
+
+    // Act
+    const { answered, outcome } = await handshake(['realtime-comments.v1']);
+
+    // Assess
+    expect(answered).toBe('other.v1');
+    expect(outcome).toEqual(expect.objectContaining({ message: 'Server sent an invalid subprotocol' }));
+  });
+
+  it('sends no protocol header to a client that offered none', async () => {
+    // Prepare
+    lambdas.connect = new FakeLambda(() => ({
+      statusCode: 200,
+      headers: { 'Sec-WebSocket-Protocol': 'realtime-comments.v1' },
+    }));
+    await startGateway();
+
+    // Act
+    const { answered, outcome } = await handshake([]);
+
+    // Assess
+    expect(outcome).toBe('open');
+    expect(answered).toBeUndefined();
+  });
+
+  it('hands Sec-WebSocket-Protocol to the $connect authorizer and refuses with its 401', async () => {
+    // Prepare
+    const authorizer = new FakeLambda((event) =>
+      (event.headers as Record<string, string>)['sec-websocket-protocol']?.includes('bearer.good')
+        ? {
+            principalId: 'u1',
+            policyDocument: { Statement: [{ Effect: 'Allow' }] },
+            context: { userId: 'u1' },
+          }
+        : Promise.reject(new Error('Unauthorized')),
+    );
+    lambdas.connect = new FakeLambda(() => ({
+      statusCode: 200,
+      headers: { 'Sec-WebSocket-Protocol': 'realtime-comments.v1' },
+    }));
+    await startGateway({
+      api: {
+        ...api,
+        routes: api.routes.map((route) =>
+          route.routeKey === '$connect'
+            ? {
+                ...route,
+                authorization: {
+                  type: 'CUSTOM',
+                  identitySource: ['context.connectionId'],
+                  functionKey: 'authorizer',
+                },
+              }
+            : route,
+        ),
+      },
+      lambdas: lambdaMap({ ...lambdas, authorizer }),
+    });
+
+    // Act
+    const good = await handshake(['realtime-comments.v1', 'realtime-comments.bearer.good']);
+    const bad = await handshake(['realtime-comments.v1', 'realtime-comments.bearer.bad']);
+
+    // Assess
+    expect(good.outcome).toBe('open');
+    expect(authorizer.events[0]).toMatchObject({
+      type: 'REQUEST',
+      headers: { 'sec-websocket-protocol': 'realtime-comments.v1,realtime-comments.bearer.good' },
+      multiValueHeaders: { 'sec-websocket-protocol': ['realtime-comments.v1,realtime-comments.bearer.good'] },
+    });
+    expect(lambdas.connect.events[0]?.requestContext).toMatchObject({ authorizer: { userId: 'u1' } });
+    expect(bad.outcome).toEqual(expect.objectContaining({ message: 'Unexpected server response: 401' }));
+    expect(lambdas.connect.invoke).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe('LocalWebSocketGateway messages', () => {
   beforeEach(() => startGateway());
 
