@@ -21,8 +21,9 @@ const target = loadTarget();
 function trackedWebSocket(): { WebSocket: WebSocketConstructor; sockets: WebSocket[] } {
   const sockets: WebSocket[] = [];
   class TrackedWebSocket extends WebSocket {
-    constructor(url: string) {
-      super(url);
+    // The protocols carry the token (Sec-WebSocket-Protocol): a subclass must pass them on.
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
       sockets.push(this);
     }
   }

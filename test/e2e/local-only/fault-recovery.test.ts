@@ -40,8 +40,9 @@ interface Reader {
 function reader(postId: string, user: string): Reader {
   const sockets: WebSocket[] = [];
   class Tracked extends WebSocket {
-    constructor(url: string) {
-      super(url);
+    // The protocols carry the token (Sec-WebSocket-Protocol): a subclass must pass them on.
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
       sockets.push(this);
     }
   }

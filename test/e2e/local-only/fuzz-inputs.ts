@@ -358,6 +358,17 @@ export function upgradeCase(dice: Dice, stage: string): Buffer {
     '',
     'sec-websocket-extensions: permessage-deflate; bogus\r\n',
     'content-length: 3\r\n',
+    // The $connect authorizer and integration parse this list (the token travels in it).
+    `sec-websocket-protocol: ${dice.pick([
+      'realtime-comments.v1',
+      `realtime-comments.v1, realtime-comments.bearer.${dice.text(40)}`,
+      `realtime-comments.bearer.${dice.text(40)}`,
+      'realtime-comments.v2, realtime-comments.bearer.a.b.c',
+      'realtime-comments.v1, realtime-comments.v1',
+      ', ,',
+      dice.text(80),
+      `realtime-comments.v1, realtime-comments.bearer.${'a'.repeat(10_000)}`,
+    ])}\r\n`,
   ]);
   const upgrade = dice.pick(['websocket', 'WebSocket', 'h2c', '']);
   return Buffer.from(
