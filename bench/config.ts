@@ -30,6 +30,10 @@ export interface BenchConfig {
   creates: number;
   /** Create latency: subscribers of the post in the loaded case. */
   createSubscribers: number;
+  /** Writes to one post: writers creating comments on one post at once. */
+  postWriteRateWriters: number;
+  /** Writes to one post: how long they keep at it. */
+  postWriteRateMs: number;
   /** Read cost and concurrent broadcasts: subscribers of the small post. */
   smallSubscribers: number;
   /** Concurrent broadcasts: broadcasts sent at once. */
@@ -53,6 +57,8 @@ export const DEFAULT_BENCH_CONFIG: BenchConfig = {
   fanOutConcurrency: stageConfigs.dev.fanOutConcurrency,
   creates: 30,
   createSubscribers: 5000,
+  postWriteRateWriters: 20,
+  postWriteRateMs: 5000,
   smallSubscribers: 100,
   concurrentBroadcasts: 100,
   coldStartRuns: 5,
@@ -105,6 +111,8 @@ export function configFromEnv(env: Env = process.env): BenchConfig {
     strategyBudgetMs: int('BENCH_BUDGET_MS', base.strategyBudgetMs),
     creates: int('BENCH_CREATES', base.creates),
     createSubscribers: int('BENCH_CREATE_SUBSCRIBERS', scale(base.createSubscribers, factor)),
+    postWriteRateWriters: int('BENCH_POST_WRITERS', base.postWriteRateWriters),
+    postWriteRateMs: int('BENCH_POST_WRITE_MS', base.postWriteRateMs),
     smallSubscribers: int('BENCH_SMALL_SUBSCRIBERS', scale(base.smallSubscribers, factor)),
     concurrentBroadcasts: int('BENCH_CONCURRENT_BROADCASTS', base.concurrentBroadcasts),
     coldStartRuns: int('BENCH_COLD_START_RUNS', base.coldStartRuns),

@@ -4,6 +4,7 @@ import { MeasurementContext } from './measurement-context';
 import { measureColdStarts } from './measurements/cold-start';
 import { measureConcurrentBroadcasts } from './measurements/concurrent-broadcasts';
 import { measureCreateLatency } from './measurements/create-latency';
+import { measurePostWriteRate } from './measurements/post-write-rate';
 import { measureFanOutStrategies } from './measurements/fan-out-strategies';
 import { measureFanOutToClients } from './measurements/fan-out-to-clients';
 import { measureReadCost } from './measurements/read-cost';
@@ -50,6 +51,7 @@ export async function runBench(options: HarnessOptions): Promise<BenchResult> {
     const readCost = await measureReadCost(context);
     const fanOut = await measureFanOutToClients(context);
     const createLatency = await measureCreateLatency(context);
+    const postWriteRate = await measurePostWriteRate(context);
     const concurrentBroadcasts = await measureConcurrentBroadcasts(context);
     const strategies = await measureFanOutStrategies(context);
     const finishedAt = new Date();
@@ -65,6 +67,7 @@ export async function runBench(options: HarnessOptions): Promise<BenchResult> {
       fanOut,
       strategies,
       createLatency,
+      postWriteRate,
       readCost,
       concurrentBroadcasts,
       coldStart,

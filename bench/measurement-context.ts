@@ -1,3 +1,4 @@
+import { sleep } from '../contracts/backoff';
 import { randomBytes } from 'node:crypto';
 import { ClientPool } from './client-pool';
 import { audienceSizes, poolSize, type BenchConfig } from './config';
@@ -103,13 +104,15 @@ export class MeasurementContext {
 
   /**
    * The receipt times of one marked event once `expected` clients have it (or, with `quietMs`, once none
-   * has arrived for that long, or at the delivery timeout); then the workers forget it.
+   * has arrived for that long, or at the delivery timeout), and `settleMs` after that, so that late second
+   * copies are counted too; then the workers forget it.
    */
-  async receipts(marker: string, expected: number, quietMs?: number): Promise<number[]> {
+  async receipts(marker: string, expected: number, quietMs?: number, settleMs = 0): Promise<number[]> {
     await this.pool.waitForDeliveries(
       { [marker]: expected },
       { timeoutMs: this.config.deliveryTimeoutMs, ...(quietMs ? { quietMs } : {}) },
     );
+    if (settleMs > 0) await sleep(settleMs);
     const times = (await this.pool.times([marker]))[marker] ?? [];
     await this.pool.forget([marker]);
     return times;

@@ -1,6 +1,8 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { INIT_TARGET_VS_BASELINE, type ColdStartMeasure, type ColdStartRow } from './measurements/cold-start';
 import type { BenchResult, StrategyRow } from './result';
+import { strategyBound, type StrategyBound } from './strategies';
 import type { DeliveryStats } from './stats';
 
 /** The files one run writes, and the `latest.*` copies docs/performance.md and the README show. */
@@ -23,6 +25,19 @@ const percent = (share: number | null): string =>
 function strategyWall(row: StrategyRow): string {
   if (!row.capped) return seconds(row.wallMs);
   return `${seconds(row.wallMs)} (capped) → **projected ${row.projectedWallMs ? seconds(row.projectedWallMs) : '—'}**`;
+}
+
+/** The best the local Management API did in this run with nothing in between (its "alone" rows), or null. */
+function managementApiCeiling(result: BenchResult): number | null {
+  const rates = result.fanOut
+    .map((row) => row.managementApi.deliveriesPerSecond)
+    .filter((rate): rate is number => rate !== null && rate > 0);
+  return rates.length ? Math.max(...rates) : null;
+}
+
+/** What the strategies are reported against (bench/strategies.ts, strategyBound). */
+function strategyBoundOf(result: BenchResult): StrategyBound {
+  return strategyBound(result.strategies.theoreticalBoundPerSecond, managementApiCeiling(result));
 }
 
 /** The tables; latest.md is what docs/performance.md shows between its `bench/results/latest.md` markers. */
@@ -61,18 +76,23 @@ export function toMarkdown(result: BenchResult): string {
   lines.push('');
 
   const s = result.strategies;
+  const ceiling = managementApiCeiling(result);
+  const bound = strategyBoundOf(result);
   lines.push(
     `**Fan-out strategy under API Gateway's constraints** (every Management API call delayed ${s.latencyMs} ms, ` +
       `${fmt(s.rateLimitPerSecond)} calls/s before 429; budget ${seconds(s.budgetMs)} per strategy; ` +
-      `bound = concurrency ${s.fanOutConcurrency} ÷ ${s.latencyMs} ms = **${fmt(s.theoreticalBoundPerSecond)}/s**)`,
+      `bound = the lower of concurrency ${s.fanOutConcurrency} ÷ ${s.latencyMs} ms = ${fmt(s.theoreticalBoundPerSecond)}/s ` +
+      `and the Management API ceiling measured in this run (${ceiling === null ? 'not measured' : `${fmt(ceiling)}/s, "Management API alone" above`}) = ` +
+      `**${fmt(bound.perSecond)}/s**, set by the ${bound.limitedBy})`,
     '',
-    '| connections | strategy | delivered | wall time | deliveries/s | of bound | retries | failed | lost |',
+    `| connections | strategy | delivered | wall time | deliveries/s | of bound (${fmt(bound.perSecond)}/s) | retries | failed | lost |`,
     '| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const row of s.rows) {
+    const share = bound.perSecond > 0 ? row.deliveriesPerSecond / bound.perSecond : null;
     lines.push(
       `| ${fmt(row.audience)} | ${row.strategy === 'broadcast handler' ? '**ours: broadcast handler**' : row.strategy} | ` +
-        `${fmt(row.delivered)}${row.capped ? ' (in budget)' : ''} | ${strategyWall(row)} | ${fmt(row.deliveriesPerSecond)} | ${percent(row.shareOfBound)} | ` +
+        `${fmt(row.delivered)}${row.capped ? ' (in budget)' : ''} | ${strategyWall(row)} | ${fmt(row.deliveriesPerSecond)} | ${percent(share)} | ` +
         `${row.retries === null ? 'n/a' : fmt(row.retries)} | ${fmt(row.failed)} | ${fmt(row.lost)} |`,
     );
   }
@@ -80,18 +100,30 @@ export function toMarkdown(result: BenchResult): string {
 
   const c = result.createLatency;
   lines.push(
-    `**Comment create latency** (${fmt(c.rows[0]?.creates)} sequential POSTs; the comments API waits for the broadcast API at most ${fmt(c.broadcastTimeoutMs)} ms)`,
+    `**Comment create latency** (${fmt(c.rows[0]?.creates)} sequential POSTs; the comments API hands each change to the broadcast API with \`Prefer: respond-async\` and waits for that at most ${fmt(c.broadcastTimeoutMs)} ms)`,
     '',
-    '| subscribers | p50 ms | p99 ms | max ms | fan-out complete (p50) | complete fan-outs |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| subscribers | p50 ms | p99 ms | max ms | fan-out complete (p50) | complete fan-outs | deliveries per subscriber per event |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const row of c.rows) {
+    const perEvent = row.deliveriesPerSubscriberPerEvent ?? null;
     lines.push(
       `| ${fmt(row.subscribers)} | ${ms(row.p50Ms)} | ${ms(row.p99Ms)} | ${ms(row.maxMs)} | ` +
-        `${row.subscribers ? `${ms(row.fanOutCompleteP50Ms)} ms` : '—'} | ${row.subscribers ? `${row.completeFanOuts}/${row.creates}` : '—'} |`,
+        `${row.subscribers ? `${ms(row.fanOutCompleteP50Ms)} ms` : '—'} | ${row.subscribers ? `${row.completeFanOuts}/${row.creates}` : '—'} | ` +
+        `${perEvent === null ? '—' : fmt(perEvent, 2)} |`,
     );
   }
   lines.push('', `Loaded ÷ idle: p50 × ${fmt(c.p50Ratio, 2)}, p99 × ${fmt(c.p99Ratio, 2)}.`, '');
+
+  const w = result.postWriteRate;
+  if (w) {
+    lines.push(
+      `**Writes to one post**: ${fmt(w.writers)} writers creating comments on one post as fast as they are answered, for ${ms(w.durationMs)} ms: ` +
+        `${fmt(w.created)} created (${fmt(w.createdPerSecond, 1)} per second), ${fmt(w.refused)} answered 503 with Retry-After, ` +
+        `${fmt(w.otherFailures)} other failures; every created comment stored exactly once: ${w.seqGapless ? 'yes' : 'NO'}.`,
+      '',
+    );
+  }
 
   const r = result.readCost;
   lines.push(
@@ -114,22 +146,48 @@ export function toMarkdown(result: BenchResult): string {
     '',
   );
 
-  lines.push(
-    `**Cold start** (bundle as deployed; module initialisation in a fresh \`node\` with the function's environment, median of ${fmt(result.coldStart[0]?.runs)})`,
-    '',
-    '| function | bundle KiB | module init ms | whole process ms |',
-    '| --- | ---: | ---: | ---: |',
-  );
-  for (const row of result.coldStart) {
-    const init = row.error ? `failed: ${row.error}` : ms(row.initMs);
-    lines.push(
-      `| \`${row.function}\` | ${fmt(row.bundleBytes / 1024, 1)} | ${init} | ${ms(row.processMs)} |`,
-    );
-  }
+  lines.push(...coldStartTable(result.coldStart));
   if (result.notes.length) {
     lines.push('', ...result.notes.map((note) => `- ${note}`));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The cold-start table: each function as deployed (the AWS SDK bundled) beside the same entry bundled with
+ * the SDK external (the runtime's SDK, the old way), both measured in the same run, and its module
+ * initialisation against the baseline that only builds the same SDK clients.
+ */
+export function coldStartTable(rows: readonly ColdStartRow[]): string[] {
+  const kib = (bytes: number | undefined): string => (bytes === undefined ? '—' : fmt(bytes / 1024, 1));
+  const init = (measure: ColdStartMeasure | undefined): string =>
+    measure === undefined ? '—' : measure.error ? `failed: ${measure.error}` : ms(measure.initMs);
+  const verdict = (row: ColdStartRow): string => {
+    if (row.initVsBaseline === null || row.initVsBaseline === undefined) return '—';
+    if (row.kind === 'baseline') return fmt(row.initVsBaseline, 2);
+    const within = row.initVsBaseline <= INIT_TARGET_VS_BASELINE;
+    return `${fmt(row.initVsBaseline, 2)} ${within ? '✓' : '✗'}`;
+  };
+  const lines = [
+    `**Cold start** (module initialisation: the \`require\` of the bundle in a fresh \`node\` with the function's environment, median of ${fmt(rows[0]?.runs)} rounds over every bundle; ` +
+      '"SDK external" is the same entry bundled the old way, its AWS SDK loaded from node_modules as Lambda\'s runtime offers its own, measured in the same run; ' +
+      "the baselines only build the same SDK clients, then those and Powertools, bundled as deployed: the first is the SDK's cost, the gap to the second Powertools', the gap from there to a function our own code's; " +
+      `ratios on CPU time, which holds on a busy machine; target: ≤ ${fmt(INIT_TARGET_VS_BASELINE, 1)} × the SDK-only baseline)`,
+    '',
+    '| function | bundle KiB, SDK external → deployed | module init ms, SDK external → deployed | init CPU ms (deployed) | whole process ms (deployed) | init CPU ÷ baseline |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const row of rows) {
+    const label = row.kind === 'baseline' ? row.function : `\`${row.function}\``;
+    const sizes = row.sdkExternal
+      ? `${kib(row.sdkExternal.bundleBytes)} → ${kib(row.bundleBytes)}`
+      : kib(row.bundleBytes);
+    const inits = row.sdkExternal ? `${init(row.sdkExternal)} → ${init(row)}` : init(row);
+    lines.push(
+      `| ${label} | ${sizes} | ${inits} | ${ms(row.initCpuMs)} | ${ms(row.processMs)} | ${verdict(row)} |`,
+    );
+  }
+  return lines;
 }
 
 const escapeXml = (text: string): string =>
@@ -298,8 +356,8 @@ export function toSvg(result: BenchResult): string {
       groups: strategyAudiences.map((audience) => `${compact(audience)} connections`),
       log: false,
       reference: {
-        value: s.theoreticalBoundPerSecond,
-        label: `bound ${compact(s.theoreticalBoundPerSecond)}/s`,
+        value: strategyBoundOf(result).perSecond,
+        label: `bound ${compact(strategyBoundOf(result).perSecond)}/s (${strategyBoundOf(result).limitedBy})`,
       },
       series: [
         { name: 'ours (handler)', color: OURS, ...strategy('broadcast handler') },

@@ -17,6 +17,8 @@ export interface BenchResult {
   fanOut: FanOutRow[];
   strategies: StrategyReport;
   createLatency: CreateLatencyReport;
+  /** Absent from results written before it was measured. */
+  postWriteRate?: PostWriteRateReport;
   readCost: ReadCostReport;
   concurrentBroadcasts: ConcurrentBroadcastsReport;
   coldStart: ColdStartRow[];
@@ -103,6 +105,26 @@ export interface CreateLatencyRow {
   fanOutCompleteP50Ms: number | null;
   /** Creates whose event reached every subscriber. */
   completeFanOuts: number;
+  /**
+   * Copies each subscriber received of each event, counted after the stream publisher had time to add a
+   * second one (null without subscribers): 1.00 when each event is fanned out once, by one path.
+   */
+  deliveriesPerSubscriberPerEvent: number | null;
+}
+
+/** Many writers on one post at once: what it takes before it answers 503. */
+export interface PostWriteRateReport {
+  writers: number;
+  durationMs: number;
+  /** Creates answered 201. */
+  created: number;
+  /** Creates answered 503 (with Retry-After): too many changes to one post at once. */
+  refused: number;
+  /** Any other answer: should be none. */
+  otherFailures: number;
+  createdPerSecond: number;
+  /** The post's seq at the end equals `created`: no gap, no double. */
+  seqGapless: boolean;
 }
 
 export interface CreateLatencyReport {

@@ -163,3 +163,30 @@ export function boundedFanOut(
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
   });
 }
+
+/** What a strategy's throughput is compared with, and which of the two limits set it. */
+export interface StrategyBound {
+  perSecond: number;
+  limitedBy: 'calls in flight ÷ latency' | 'Management API ceiling';
+}
+
+/**
+ * The bound a strategy is reported against: the lower of what its calls in flight allow at the injected
+ * latency (concurrency ÷ latency) and the Management API's own ceiling on this machine, measured in the
+ * same run (the "Management API alone" rows: a bounded loop with nothing in between). On a small machine
+ * the gateway's ceiling is the lower one, and a strategy measured against concurrency ÷ latency alone
+ * could never reach 100 %: not even an unbounded Promise.all does.
+ */
+export function strategyBound(
+  concurrencyOverLatencyPerSecond: number,
+  ceilingPerSecond: number | null,
+): StrategyBound {
+  const theoretical = concurrencyOverLatencyPerSecond > 0 ? concurrencyOverLatencyPerSecond : Infinity;
+  if (ceilingPerSecond !== null && ceilingPerSecond > 0 && ceilingPerSecond < theoretical) {
+    return { perSecond: ceilingPerSecond, limitedBy: 'Management API ceiling' };
+  }
+  return {
+    perSecond: Number.isFinite(theoretical) ? theoretical : 0,
+    limitedBy: 'calls in flight ÷ latency',
+  };
+}

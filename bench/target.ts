@@ -209,6 +209,39 @@ export function createComment(
   return createAs<Comment>(target, userId, `/api/v1/posts/${postId}/comments`, { content }, 'create comment');
 }
 
+/** A create whose answer is returned whatever its status, for measuring what a post's writers are told. */
+export async function tryCreateComment(
+  target: BenchTarget,
+  userId: string,
+  postId: string,
+  content: string,
+): Promise<number> {
+  const response = await request(`${target.commentsApiUrl}/api/v1/posts/${postId}/comments`, {
+    method: 'POST',
+    headers: await identityHeaders(target, userId),
+    body: { content },
+  });
+  return response.status;
+}
+
+/** Every comment of a post, all pages. */
+export async function listAllComments(target: BenchTarget, postId: string): Promise<Comment[]> {
+  const comments: Comment[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = `?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const response = await request(`${target.commentsApiUrl}/api/v1/posts/${postId}/comments${query}`, {
+      method: 'GET',
+      headers: {},
+    });
+    expectStatus(200, 'list comments', response);
+    const page = response.body as { comments: Comment[]; nextCursor?: string };
+    comments.push(...page.comments);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return comments;
+}
+
 /** POST {BroadcastUrl}/broadcast/comments; the answer says how many connections were addressed and reached. */
 export async function broadcast(
   target: BenchTarget,

@@ -14,7 +14,11 @@ const HANDED_OVER_QUIET_MS = 5_000;
 /** The local rate limiter counts per wall-clock second; a pause keeps one strategy's calls out of the next's window. */
 const RATE_WINDOW_PAUSE_MS = 1_100;
 
-/** deliveries/s as a share of the bound (calls in flight ÷ injected latency); 0 without a latency. */
+/**
+ * deliveries/s as a share of calls in flight ÷ injected latency (0 without a latency), as recorded in the
+ * JSON. The table compares each strategy with the lower of that and the Management API ceiling measured in
+ * the same run (bench/strategies.ts, strategyBound), which this measurement does not see.
+ */
 const shareOf = (bound: number, deliveriesPerSecond: number): number =>
   Number.isFinite(bound) ? (round(deliveriesPerSecond / bound, 3) ?? 0) : 0;
 

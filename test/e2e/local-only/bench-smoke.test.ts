@@ -19,6 +19,8 @@ const TINY: BenchConfig = {
   createSubscribers: 5,
   smallSubscribers: 5,
   creates: 3,
+  postWriteRateWriters: 3,
+  postWriteRateMs: 1000,
   concurrentBroadcasts: 5,
   coldStartRuns: 1,
   strategyBudgetMs: 10_000,
@@ -85,6 +87,15 @@ it('measures comment creates with and without subscribers, every fan-out complet
     expect.objectContaining({ subscribers: 0, creates: 3 }),
     expect.objectContaining({ subscribers: 5, creates: 3, completeFanOuts: 3 }),
   ]);
+});
+
+it('counts one delivery per subscriber per event without faults', () => {
+  expect(result.createLatency.rows[1]?.deliveriesPerSubscriberPerEvent).toBe(1);
+});
+
+it('measures writes to one post: only 201 or 503, each 201 stored once', () => {
+  expect(result.postWriteRate).toMatchObject({ writers: 3, otherFailures: 0, seqGapless: true });
+  expect(result.postWriteRate?.created).toBeGreaterThan(0);
 });
 
 it('reads the subscribers with a Query and the baseline with a Scan of every row', () => {
