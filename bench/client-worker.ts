@@ -16,6 +16,12 @@ import {
 /** API Gateway closes a connection idle for 10 minutes; a ping frame every few minutes keeps it open. */
 const KEEPALIVE_MS = 4 * 60 * 1000;
 const OPEN_ATTEMPTS = 3;
+/**
+ * A subscribe the server could not complete (INTERNAL_ERROR: a call of its own timed out on a machine
+ * this benchmark keeps saturated) is sent again after a pause, as the client SDK does, up to this often.
+ */
+const SUBSCRIBE_ATTEMPTS = 5;
+const SUBSCRIBE_RETRY_MS = 250;
 const PROGRESS_MS = 500;
 
 const pools = new Map<string, Set<WebSocket>>();
@@ -70,12 +76,24 @@ function openOne(url: string, posts: string[], timeoutMs: number): Promise<WebSo
         if (type === 'comments.list' && body?.postId && pending.delete(body.postId) && pending.size === 0) {
           succeed();
         }
-        if (type === 'error') fail(new Error(`server error ${body?.code ?? ''}`));
+        if (type !== 'error') return;
+        const postId = body?.postId;
+        const attempt = (postId ? attempts.get(postId) : undefined) ?? SUBSCRIBE_ATTEMPTS;
+        if (body?.code !== 'INTERNAL_ERROR' || !postId || attempt >= SUBSCRIBE_ATTEMPTS) {
+          fail(new Error(`server error ${body?.code ?? ''}`));
+          return;
+        }
+        attempts.set(postId, attempt + 1);
+        setTimeout(() => subscribe(postId), SUBSCRIBE_RETRY_MS * attempt);
       }),
     );
+    const attempts = new Map(posts.map((postId) => [postId, 1]));
+    const subscribe = (postId: string): void => {
+      if (!settled) socket.send(JSON.stringify({ action: 'subscribe', postId }));
+    };
     socket.once('open', () => {
       if (pending.size === 0) return succeed();
-      for (const postId of posts) socket.send(JSON.stringify({ action: 'subscribe', postId }));
+      for (const postId of posts) subscribe(postId);
     });
     socket.once('unexpected-response', (_req, res) => fail(new Error(`upgrade refused: ${res.statusCode}`)));
     // Kept for the socket's life: after setup `fail` does nothing, and an unheard 'error' would crash.

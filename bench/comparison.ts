@@ -1,3 +1,4 @@
+import { fmt } from './format';
 import type { BenchResult } from './result';
 
 /** One run in a before/after table: a results file and what the code then was. */
@@ -6,11 +7,8 @@ export interface LabelledRun {
   result: BenchResult;
 }
 
-const fmt = (value: number | null | undefined, digits = 0): string =>
-  value === null || value === undefined
-    ? '—'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (value: number | null | undefined): string =>
+/** Milliseconds as the table shows them, unit included. */
+const inMs = (value: number | null | undefined): string =>
   value === null || value === undefined ? '—' : `${fmt(value)} ms`;
 
 function createRow(result: BenchResult, loaded: boolean) {
@@ -26,14 +24,14 @@ const MEASURES: readonly {
   name: (runs: readonly LabelledRun[]) => string;
   value: (r: BenchResult) => string;
 }[] = [
-  { name: () => 'comment create p50, 0 subscribers', value: (r) => ms(createRow(r, false)?.p50Ms) },
+  { name: () => 'comment create p50, 0 subscribers', value: (r) => inMs(createRow(r, false)?.p50Ms) },
   {
     name: (runs) => `comment create p50, ${fmt(createRow(runs[0]!.result, true)?.subscribers)} subscribers`,
-    value: (r) => ms(createRow(r, true)?.p50Ms),
+    value: (r) => inMs(createRow(r, true)?.p50Ms),
   },
   {
     name: (runs) => `comment create p99, ${fmt(createRow(runs[0]!.result, true)?.subscribers)} subscribers`,
-    value: (r) => ms(createRow(r, true)?.p99Ms),
+    value: (r) => inMs(createRow(r, true)?.p99Ms),
   },
   {
     name: () => 'comment create, loaded ÷ idle: p50 / p99',

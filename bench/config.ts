@@ -47,7 +47,7 @@ export interface BenchConfig {
 export const DEFAULT_BENCH_CONFIG: BenchConfig = {
   stage: 'dev',
   workers: 4,
-  connectConcurrency: 25,
+  connectConcurrency: 10,
   fanOutSizes: [100, 1000, 5000],
   ceilingConcurrency: 100,
   strategyAudiences: [1000, 10000],
@@ -55,7 +55,7 @@ export const DEFAULT_BENCH_CONFIG: BenchConfig = {
   rateLimitPerSecond: 10000,
   strategyBudgetMs: 20000,
   fanOutConcurrency: stageConfigs.dev.fanOutConcurrency,
-  creates: 30,
+  creates: 40,
   createSubscribers: 5000,
   postWriteRateWriters: 20,
   postWriteRateMs: 5000,

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { INIT_TARGET_VS_BASELINE, type ColdStartMeasure, type ColdStartRow } from './measurements/cold-start';
+import { fmt, ms, percent, seconds } from './format';
 import type { BenchResult, StrategyRow } from './result';
 import { strategyBound, type StrategyBound } from './strategies';
 import type { DeliveryStats } from './stats';
@@ -11,16 +12,6 @@ export interface WrittenResults {
   svg: string;
   markdown: string;
 }
-
-const fmt = (value: number | null | undefined, digits = 0): string =>
-  value === null || value === undefined
-    ? '—'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (value: number | null | undefined): string =>
-  value === null || value === undefined ? '—' : fmt(value, value < 10 ? 1 : 0);
-const seconds = (value: number): string => (value < 1000 ? `${fmt(value)} ms` : `${fmt(value / 1000, 1)} s`);
-const percent = (share: number | null): string =>
-  share === null ? '—' : `${fmt(share * 100, share < 0.1 ? 1 : 0)} %`;
 
 function strategyWall(row: StrategyRow): string {
   if (!row.capped) return seconds(row.wallMs);
@@ -100,7 +91,7 @@ export function toMarkdown(result: BenchResult): string {
 
   const c = result.createLatency;
   lines.push(
-    `**Comment create latency** (${fmt(c.rows[0]?.creates)} sequential POSTs; the comments API hands each change to the broadcast API with \`Prefer: respond-async\` and waits for that at most ${fmt(c.broadcastTimeoutMs)} ms)`,
+    `**Comment create latency** (${fmt(c.rows[0]?.creates)} sequential POSTs per case, the two cases in turns; the comments API hands each change to the broadcast API with \`Prefer: respond-async\` and waits for that at most ${fmt(c.broadcastTimeoutMs)} ms)`,
     '',
     '| subscribers | p50 ms | p99 ms | max ms | fan-out complete (p50) | complete fan-outs | deliveries per subscriber per event |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

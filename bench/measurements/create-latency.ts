@@ -13,34 +13,40 @@ const SECOND_COPY_WAIT_MS = 1000;
 
 /**
  * Does creating a comment wait for its fan-out? Sequential creates on a post nobody subscribes to and on
- * one with many subscribers: the latency the author sees in each case, and when the fan-out was done.
+ * one with many subscribers, taken in turns (one of each, then the next pair) so that both see the same
+ * machine: this one is shared, and its load drifts over a run. Each loaded create is measured alone: the
+ * next create starts once its fan-out is over. Reported: the latency the author sees in each case, and
+ * when the fan-out was done.
  */
 export async function measureCreateLatency(context: MeasurementContext): Promise<CreateLatencyReport> {
   const { config } = context;
-  const rows: CreateLatencyRow[] = [];
-  for (const subscribers of [0, config.createSubscribers]) {
-    const postId = subscribers === 0 ? context.quietPost : context.postFor(subscribers);
-    const latencies: number[] = [];
-    const fanOutTimes: number[] = [];
-    let complete = 0;
-    let copies = 0;
-    for (let k = 0; k < config.creates; k += 1) {
-      if (k % 10 === 0) context.log(`create latency, ${subscribers} subscribers: ${k}/${config.creates} …`);
+  const cases = [0, config.createSubscribers].map((subscribers) => ({
+    subscribers,
+    postId: subscribers === 0 ? context.quietPost : context.postFor(subscribers),
+    latencies: [] as number[],
+    fanOutTimes: [] as number[],
+    complete: 0,
+    copies: 0,
+  }));
+  for (let k = 0; k < config.creates; k += 1) {
+    if (k % 10 === 0) context.log(`create latency: ${k}/${config.creates} pairs …`);
+    for (const measured of cases) {
+      const { subscribers } = measured;
       const marker = context.marker(`create-${subscribers}-${k}`);
       const started = sharedNow();
-      await createComment(context.target, BENCH_USER_ID, postId, marker);
-      latencies.push(sharedNow() - started);
-      if (subscribers > 0) {
-        // Sequential means the next create starts once this one's fan-out is over, so each is measured alone.
-        // Quiet for a while after the last copy: a second publishing path would show as a second copy.
-        const times = await context.receipts(marker, subscribers, undefined, SECOND_COPY_WAIT_MS);
-        copies += times.length;
-        if (times.length >= subscribers) complete += 1;
-        if (times.length > 0) fanOutTimes.push(Math.max(...times) - started);
-      }
+      await createComment(context.target, BENCH_USER_ID, measured.postId, marker);
+      measured.latencies.push(sharedNow() - started);
+      if (subscribers === 0) continue;
+      // Quiet for a while after the last copy: a second publishing path would show as a second copy.
+      const times = await context.receipts(marker, subscribers, undefined, SECOND_COPY_WAIT_MS);
+      measured.copies += times.length;
+      if (times.length >= subscribers) measured.complete += 1;
+      if (times.length > 0) measured.fanOutTimes.push(Math.max(...times) - started);
     }
+  }
+  const rows: CreateLatencyRow[] = cases.map(({ subscribers, latencies, fanOutTimes, complete, copies }) => {
     const sorted = [...latencies].sort((a, b) => a - b);
-    rows.push({
+    return {
       subscribers,
       creates: config.creates,
       p50Ms: round(percentile(sorted, 50)),
@@ -50,8 +56,8 @@ export async function measureCreateLatency(context: MeasurementContext): Promise
       completeFanOuts: subscribers > 0 ? complete : 0,
       deliveriesPerSubscriberPerEvent:
         subscribers > 0 ? round(copies / (subscribers * config.creates), 2) : null,
-    });
-  }
+    };
+  });
   const [idle, loaded] = rows;
   const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
     a && b ? round(a / b, 2) : null;

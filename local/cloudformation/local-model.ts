@@ -23,6 +23,8 @@ export interface LocalFunction {
   entry?: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
+  /** ReservedConcurrentExecutions: how many invocations may run at once; unlimited when absent. */
+  reservedConcurrency?: number;
   /** From the function's AWS::Lambda::EventInvokeConfig, if it has one. */
   asyncInvoke?: AsyncInvokeConfig;
 }

@@ -248,6 +248,9 @@ function modelFunctions(
     };
     const entry = resource.Metadata?.[ENTRY_METADATA_KEY];
     if (typeof entry === 'string') fn.entry = entry;
+    if (props.ReservedConcurrentExecutions !== undefined) {
+      fn.reservedConcurrency = Number(resolve(props.ReservedConcurrentExecutions));
+    }
     functions.set(key, fn);
   }
   return functions;

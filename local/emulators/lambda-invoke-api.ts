@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteAuthorizers } from '../auth/authorizers';
+import {
+  AsyncInvocations,
+  errorOf,
+  type AsyncInvokeStats,
+  type DeadLetterRecord,
+  type StreamDeadLetter,
+} from './async-invocations';
 import type { LocalLambda } from './lambda-runtime';
-import type { StreamOnFailureRecord } from './stream-records';
-import { DEFAULT_ASYNC_RETRY_ATTEMPTS, type LocalFunction } from '../cloudformation/local-model';
-import { DEAD_LETTERS_PATH } from '../devtools/control-paths';
+import type { LocalFunction } from '../cloudformation/local-model';
 import { decodeComponent, errorTypeHeader, headersOf, readBody, requestUrl, sendJson } from '../http-io';
 
 /**
@@ -16,7 +21,10 @@ import { decodeComponent, errorTypeHeader, headersOf, readBody, requestUrl, send
  *   EventInvokeConfig says (2 by default), with a delay that doubles; then the event is dead-lettered:
  *   logged, counted, and kept in a list shaped like the records Lambda sends to an on-failure destination
  *   (the dev tools serve it at `GET /_local/dead-letters`).
- * - `RequestResponse` (the default): invokes and answers the result, or 200 with `X-Amz-Function-Error`.
+ *   A function with reserved concurrency runs at most that many at once: an event beyond it is throttled
+ *   and waits in the queue, as on Lambda (this is what keeps the fan-out workers to their cap).
+ * - `RequestResponse` (the default): invokes and answers the result, or 200 with `X-Amz-Function-Error`;
+ *   429 TooManyRequestsException when the function is at its reserved concurrency.
  * - `DryRun`: 204 once the function is found and the caller is authorised.
  * FunctionName is the function's local name (what a `Ref` to it resolves to), its ARN or partial ARN.
  */
@@ -24,44 +32,9 @@ export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 /** Lambda's payload quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
 export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024;
-/** Lambda waits about a minute before the first retry and two before the second; locally it is seconds. */
-export const DEFAULT_ASYNC_RETRY_DELAY_MS = 1000;
 
-/** An exhausted async event, in the shape of the record Lambda sends to an on-failure destination. */
-export interface DeadLetter {
-  version: '1.0';
-  timestamp: string;
-  requestContext: {
-    requestId: string;
-    functionArn: string;
-    condition: 'RetriesExhausted' | 'EventAgeExceeded';
-    approximateInvokeCount: number;
-  };
-  requestPayload: unknown;
-  responseContext: { statusCode: 200; executedVersion: '$LATEST'; functionError: 'Unhandled' };
-  responsePayload: { errorType: string; errorMessage: string };
-  /** The on-failure destination the template configures (its local ARN); absent when there is none. */
-  destination?: string;
-}
-
-/**
- * What a stream event source mapping sends to its on-failure destination for a batch it gave up on (where
- * the records are in the stream, not the records), tagged with that destination as a DeadLetter is.
- */
-export type StreamDeadLetter = StreamOnFailureRecord & { destination?: string };
-
-/** One entry of the dead-letter list: an exhausted async event, or a stream batch given up on. */
-export type DeadLetterRecord = DeadLetter | StreamDeadLetter;
-
-export interface AsyncInvokeStats {
-  /** Event invocations accepted (202). */
-  accepted: number;
-  /** Runs retried after a failure. */
-  retried: number;
-  deadLettered: number;
-  /** Events accepted and not yet finished: running, or waiting for a retry. */
-  pending: number;
-}
+export type { AsyncInvokeStats, DeadLetter, DeadLetterRecord, StreamDeadLetter } from './async-invocations';
+export { DEFAULT_ASYNC_RETRY_DELAY_MS } from './async-invocations';
 
 export interface LambdaInvokeApiOptions {
   functions: Iterable<LocalFunction>;
@@ -75,66 +48,45 @@ export interface LambdaInvokeApiOptions {
   log?: (message: string) => void;
 }
 
-interface AsyncEvent {
-  fn: LocalFunction;
-  payload: unknown;
-  requestId: string;
-  receivedAt: number;
-  attempts: number;
-}
-
-interface LambdaError {
-  name: string;
-  message: string;
-}
-
-const errorOf = (error: unknown): LambdaError =>
-  error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: 'Error', message: String(error) };
-
 export class LocalLambdaInvokeApi {
   private readonly byName = new Map<string, LocalFunction>();
-  private readonly retryDelayMs: number;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly idleWaiters: (() => void)[] = [];
-  private readonly letters: DeadLetterRecord[] = [];
-  private readonly counts: AsyncInvokeStats = { accepted: 0, retried: 0, deadLettered: 0, pending: 0 };
-  private stopped = false;
+  private readonly events: AsyncInvocations;
 
   constructor(private readonly options: LambdaInvokeApiOptions) {
     for (const fn of options.functions) this.byName.set(fn.functionName, fn);
-    this.retryDelayMs = options.retryDelayMs ?? DEFAULT_ASYNC_RETRY_DELAY_MS;
+    this.events = new AsyncInvocations({
+      lambdas: options.lambdas,
+      functionArn: (fn) => this.functionArn(fn),
+      ...(options.retryDelayMs === undefined ? {} : { retryDelayMs: options.retryDelayMs }),
+      ...(options.log ? { log: options.log } : {}),
+    });
   }
 
   get deadLetters(): readonly DeadLetterRecord[] {
-    return this.letters;
+    return this.events.deadLetters;
   }
 
   /** Keeps what a stream event source mapping gave up on in the same list, in the order it happened. */
   addStreamDeadLetter(letter: StreamDeadLetter): void {
-    this.letters.push(letter);
+    this.events.addStreamDeadLetter(letter);
+  }
+
+  clearDeadLetters(): void {
+    this.events.clearDeadLetters();
   }
 
   stats(): AsyncInvokeStats {
-    return { ...this.counts };
+    return this.events.stats();
   }
 
   /** Resolves once no accepted Event invocation is running or waiting for a retry. */
   idle(): Promise<void> {
-    if (this.counts.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.events.idle();
   }
 
   /** Drops the retries still waiting; runs in flight finish (or fail) without being retried. */
   stop(): void {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
-
-  clearDeadLetters(): void {
-    this.letters.length = 0;
+    this.events.stop();
   }
 
   /** Handles the Invoke API; returns false when the path is not an invocation. */
@@ -229,7 +181,7 @@ export class LocalLambdaInvokeApi {
       case 'DryRun':
         return reply(res, 204, undefined, undefined, requestId);
       case 'Event':
-        this.accept({ fn, payload, requestId, receivedAt: Date.now(), attempts: 0 });
+        this.events.accept(fn, payload, requestId);
         return reply(res, 202, undefined, undefined, requestId);
       case 'RequestResponse':
         return this.invokeSync(res, fn, payload, requestId);
@@ -257,6 +209,15 @@ export class LocalLambdaInvokeApi {
         { message: `Function not found: ${fn.functionName}` },
         'ResourceNotFoundException',
       );
+    if (!this.events.acquire(fn)) {
+      return reply(
+        res,
+        429,
+        { message: 'Rate Exceeded.', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' },
+        'TooManyRequestsException',
+        requestId,
+      );
+    }
     try {
       const result = await lambda.invoke(payload);
       reply(res, 200, result ?? null, undefined, requestId, { 'x-amz-executed-version': '$LATEST' });
@@ -266,81 +227,9 @@ export class LocalLambdaInvokeApi {
         'x-amz-executed-version': '$LATEST',
         'x-amz-function-error': 'Unhandled',
       });
+    } finally {
+      this.events.release(fn);
     }
-  }
-
-  private accept(event: AsyncEvent): void {
-    this.counts.accepted += 1;
-    this.counts.pending += 1;
-    setImmediate(() => void this.run(event));
-  }
-
-  private async run(event: AsyncEvent): Promise<void> {
-    const { fn } = event;
-    const lambda = this.options.lambdas.get(fn.key);
-    event.attempts += 1;
-    try {
-      if (!lambda) throw new Error(`No local runtime for ${fn.key}`);
-      await lambda.invoke(event.payload);
-      this.finish();
-    } catch (error) {
-      if (this.stopped) return this.finish();
-      const failure = errorOf(error);
-      const maxRetries = fn.asyncInvoke?.maximumRetryAttempts ?? DEFAULT_ASYNC_RETRY_ATTEMPTS;
-      const maxAgeMs = (fn.asyncInvoke?.maximumEventAgeSeconds ?? Number.POSITIVE_INFINITY) * 1000;
-      const delayMs = this.retryDelayMs * 2 ** (event.attempts - 1);
-      if (event.attempts > maxRetries) return this.deadLetter(event, failure, 'RetriesExhausted');
-      if (Date.now() + delayMs - event.receivedAt > maxAgeMs) {
-        return this.deadLetter(event, failure, 'EventAgeExceeded');
-      }
-      this.counts.retried += 1;
-      this.log(
-        `${fn.functionName}: async invocation ${event.requestId} failed (attempt ${event.attempts} of ` +
-          `${maxRetries + 1}): ${failure.name}: ${failure.message}; retrying in ${delayMs} ms`,
-      );
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        void this.run(event);
-      }, delayMs);
-      this.timers.add(timer);
-    }
-  }
-
-  private deadLetter(
-    event: AsyncEvent,
-    failure: LambdaError,
-    condition: DeadLetter['requestContext']['condition'],
-  ): void {
-    const letter: DeadLetter = {
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      requestContext: {
-        requestId: event.requestId,
-        functionArn: `${this.functionArn(event.fn)}:$LATEST`,
-        condition,
-        approximateInvokeCount: event.attempts,
-      },
-      requestPayload: event.payload,
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      responsePayload: { errorType: failure.name, errorMessage: failure.message },
-    };
-    if (event.fn.asyncInvoke?.onFailure) letter.destination = event.fn.asyncInvoke.onFailure;
-    this.letters.push(letter);
-    this.counts.deadLettered += 1;
-    this.log(
-      `${event.fn.functionName}: async invocation ${event.requestId} dead-lettered after ${event.attempts} ` +
-        `attempts (${condition}): ${failure.name}: ${failure.message} — see ${DEAD_LETTERS_PATH}`,
-    );
-    this.finish();
-  }
-
-  private finish(): void {
-    this.counts.pending -= 1;
-    if (this.counts.pending === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-  }
-
-  private log(message: string): void {
-    this.options.log?.(message);
   }
 }
 

@@ -8,7 +8,6 @@
  */
 import {
   CommentsApiClient,
-  CommentsApiError,
   ErrorCodes,
   RealtimeCommentsClient,
   type Comment,
@@ -19,6 +18,12 @@ import {
   type TokenRequest,
 } from '@realtime-comments/client';
 import { isValidId } from '../../../contracts/protocol';
+import { ActionKeys } from './action-keys';
+import { CommentList } from './comment-list';
+import { requestToken } from './dev-token';
+import { $, onSubmit, submitOnCtrlEnter, whileBusy } from './dom';
+import { describeFailure } from './failures';
+import { forgetPost, rememberPost, renderRecent } from './recent-posts';
 
 interface DemoConfig {
   webSocketUrl: string;
@@ -38,15 +43,7 @@ interface OpenPost {
   retryWhenOnline?: boolean;
 }
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} missing from the page`);
-  return element as T;
-};
-
 const USER_KEY = 'realtime-comments.userId';
-const RECENT_KEY = 'realtime-comments.recentPosts';
-const DELETED = 'deleted';
 
 const state = {
   config: undefined as DemoConfig | undefined,
@@ -56,46 +53,14 @@ const state = {
   /** The user id the token was issued for: the comments' userId, as verified by the API. */
   signedInAs: undefined as string | undefined,
   open: undefined as OpenPost | undefined,
-  /** The id of the comment being edited in place. */
-  editing: undefined as string | undefined,
-  /** Own edits and deletions the view has not caught up with yet (it does within ms when live). */
-  written: new Map<string, Comment | typeof DELETED>(),
   /** Unsent comment text of posts no longer open, so switching posts loses nothing. */
   drafts: new Map<string, string>(),
-  /**
-   * Idempotency keys of writes that have not succeeded, by what they write: sending the same text again
-   * after a failure is the same action, so if the first attempt was stored and only its answer was lost,
-   * the server answers with that comment instead of storing a second one.
-   */
-  actionKeys: new Map<string, string>(),
   /** What the error box says is that the server is unreachable: cleared once the connection is back. */
   unreachableShown: false,
   emptyState: { heading: '', text: '' },
 };
 
 // ---- failures ----------------------------------------------------------------------------------------
-
-type Failure = { kind: 'unreachable' | 'post-gone' | 'comment-gone' | 'other'; message: string };
-
-function describeFailure(error: unknown): Failure {
-  if (!(error instanceof CommentsApiError)) {
-    return { kind: 'other', message: error instanceof Error ? error.message : String(error) };
-  }
-  if (error.details.failure === 'network') {
-    return { kind: 'unreachable', message: 'The server is unreachable: it may be stopped or restarting.' };
-  }
-  if (error.details.failure === 'timeout') {
-    return { kind: 'unreachable', message: 'The server did not answer in time.' };
-  }
-  if (error.status === 404) {
-    return error.detail === 'Comment not found'
-      ? { kind: 'comment-gone', message: 'That comment no longer exists.' }
-      : { kind: 'post-gone', message: 'This post no longer exists.' };
-  }
-  if (error.status === 401)
-    return { kind: 'other', message: 'Your sign-in was not accepted: sign in again.' };
-  return { kind: 'other', message: error.detail ?? error.message };
-}
 
 function showError(message: string | undefined, unreachable = false): void {
   const box = $('error');
@@ -137,38 +102,22 @@ function setConnectionState(next: ConnectionState): void {
   if (state.open?.retryWhenOnline) void openPost(state.open.id);
 }
 
-/** The page's one raw request: the dev token route is no part of the comments API. */
-async function requestToken(userId: string): Promise<string> {
-  const url = state.config?.tokenUrl ?? '';
-  const request = { method: 'POST', headers: { 'content-type': 'application/json' } };
-  let response: Response;
-  try {
-    response = await fetch(url, { ...request, body: JSON.stringify({ userId }) });
-  } catch (cause) {
-    // Said like the comments API's own network failures, so the page words it the same way.
-    throw new CommentsApiError(`POST ${url}: ${String(cause)}`, { failure: 'network', attempts: 1, cause });
-  }
-  const payload = (await response.json().catch(() => ({}))) as { token?: string; detail?: string };
-  if (!response.ok || !payload.token)
-    throw new Error(payload.detail ?? `Sign-in failed with ${response.status}`);
-  return payload.token;
-}
-
 /** Both clients ask for the token before each connection or write; a refused one is issued again. */
 async function currentToken({ refresh }: TokenRequest): Promise<string> {
-  if (refresh && state.signedInAs) state.token = await requestToken(state.signedInAs);
+  if (refresh && state.signedInAs)
+    state.token = await requestToken(state.config?.tokenUrl ?? '', state.signedInAs);
   return state.token ?? '';
 }
 
 async function signIn(userId: string): Promise<void> {
-  state.token = await requestToken(userId);
+  state.token = await requestToken(state.config?.tokenUrl ?? '', userId);
   state.signedInAs = userId;
   localStorage.setItem(USER_KEY, userId);
   $('signed-in-as').textContent = userId;
   // A new connection with the new token takes over from the old one, which closes once it is replaced.
   if (client().state === 'idle') client().connect();
   else client().reconnect();
-  state.editing = undefined;
+  commentList.stopEditing({ refocus: false });
   renderComments();
 }
 
@@ -191,9 +140,7 @@ function closePost(): void {
   if (open.post && draft.value) state.drafts.set(open.id, draft.value);
   draft.value = '';
   state.open = undefined;
-  state.editing = undefined;
-  state.written.clear();
-  $('comments').replaceChildren();
+  commentList.clear();
   $('post-panel').hidden = true;
 }
 
@@ -278,191 +225,31 @@ function postGone(postId: string): void {
 
 // ---- comments ----------------------------------------------------------------------------------------
 
-const versionOf = (comment: Comment): string => comment.updatedAt ?? comment.createdAt;
+/** One idempotency key per write the user asked for, reused when they send it again after a failure. */
+const actionKeys = new ActionKeys();
 
-/** The open post's view, with own edits and deletions it has not caught up with yet. */
-function visibleComments(postId: string): Comment[] {
-  const shown: Comment[] = [];
-  const inView = new Set<string>();
-  for (const comment of client().comments(postId)) {
-    inView.add(comment.id);
-    const written = state.written.get(comment.id);
-    if (written === DELETED) continue;
-    if (written && versionOf(written) > versionOf(comment)) {
-      shown.push(written);
-      continue;
-    }
-    state.written.delete(comment.id);
-    shown.push(comment);
-  }
-  // Deletions the view has caught up with, and edits of comments deleted since: nothing left to cover.
-  for (const id of state.written.keys()) if (!inView.has(id)) state.written.delete(id);
-  return shown;
-}
-
-/** What an item shows: it is built again when this changes. */
-const itemKey = (comment: Comment): string =>
-  `${versionOf(comment)} ${comment.userId === state.signedInAs ? 'own' : 'other'}`;
+const commentList = new CommentList({
+  signedInAs: () => state.signedInAs,
+  save: saveEdit,
+  delete: deleteComment,
+});
 
 function renderComments(): void {
   const open = state.open;
   if (!open?.post) return;
-  const comments = visibleComments(open.id);
-  if (state.editing && !comments.some((comment) => comment.id === state.editing)) state.editing = undefined;
-  const list = $('comments');
-  const current = new Map<string, HTMLElement>();
-  for (const item of Array.from(list.querySelectorAll<HTMLElement>(':scope > li'))) {
-    current.set(item.dataset.commentId ?? '', item);
-  }
-  const items = comments.map((comment) => {
-    const item = current.get(comment.id);
-    // The item being edited stays as it is, so its editor keeps its text, caret and focus.
-    return item && (item.dataset.key === itemKey(comment) || comment.id === state.editing)
-      ? item
-      : renderComment(comment);
-  });
-  const kept = new Set(items);
-  for (const item of current.values()) if (!kept.has(item)) item.remove();
-  // Only items out of place are moved: moving the one being edited would take the focus from its editor.
-  items.forEach((item, index) => {
-    if (list.children[index] !== item) list.insertBefore(item, list.children[index] ?? null);
-  });
-  const empty = $('no-comments');
-  empty.hidden = comments.length > 0;
-  empty.textContent =
-    client().postState(open.id) === 'live' ? 'No comments yet: write the first.' : 'Loading comments…';
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const created = document.createElement(tag);
-  created.className = className;
-  created.textContent = text;
-  return created;
-}
-
-function button(label: string, onClick?: (button: HTMLButtonElement) => void): HTMLButtonElement {
-  const created = element('button', '', label);
-  created.type = 'button';
-  if (onClick) created.addEventListener('click', () => onClick(created));
-  return created;
-}
-
-function renderComment(comment: Comment): HTMLLIElement {
-  const item = element('li', '');
-  item.dataset.commentId = comment.id;
-  item.dataset.key = itemKey(comment);
-  const edited = comment.updatedAt ? ' · edited' : '';
-  item.append(
-    element('div', 'meta', `${comment.userId} · ${new Date(comment.createdAt).toLocaleString()}${edited}`),
-    element('p', 'content', comment.content),
-  );
-  if (comment.userId === state.signedInAs) {
-    const actions = element('div', 'actions');
-    actions.append(
-      button('Edit', () => startEditing(comment)),
-      button('Delete', (deleteButton) => void deleteComment(comment, deleteButton)),
-    );
-    item.append(actions);
-  }
-  return item;
-}
-
-/** Replaces the comment's text with an editor: Ctrl+Enter (⌘+Enter) saves, Escape cancels. */
-function startEditing(comment: Comment): void {
-  stopEditing();
-  // Closing another editor re-rendered the list: take the comment's item as it is now.
-  const item = commentItem(comment.id);
-  if (!item) return;
-  state.editing = comment.id;
-  item.dataset.key = 'editing';
-  const form = element('form', 'edit-form');
-  const textarea = element('textarea', '');
-  textarea.value = comment.content;
-  textarea.required = true;
-  textarea.maxLength = 2000;
-  textarea.rows = Math.min(8, Math.max(3, comment.content.split('\n').length + 1));
-  textarea.setAttribute('aria-label', 'Edit comment');
-  const save = button('Save');
-  save.type = 'submit';
-  const actions = element('div', 'actions');
-  actions.append(
-    save,
-    button('Cancel', stopEditing),
-    element('span', 'muted', 'Ctrl+Enter saves, Esc cancels'),
-  );
-  form.append(textarea, actions);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    void saveEdit(comment, textarea.value, save);
-  });
-  textarea.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      stopEditing();
-    }
-  });
-  submitOnCtrlEnter(textarea, form);
-  item.querySelector('.content')?.replaceWith(form);
-  item.querySelector(':scope > .actions')?.remove();
-  textarea.focus();
-  textarea.setSelectionRange(textarea.value.length, textarea.value.length);
-}
-
-function stopEditing(): void {
-  const id = state.editing;
-  if (id === undefined) return;
-  state.editing = undefined;
-  renderComments();
-  // Back to where the keyboard was: the comment's Edit button.
-  commentItem(id)?.querySelector<HTMLButtonElement>('.actions button')?.focus();
-}
-
-function commentItem(commentId: string): HTMLElement | undefined {
-  return Array.from($('comments').children).find(
-    (item): item is HTMLElement => item instanceof HTMLElement && item.dataset.commentId === commentId,
-  );
-}
-
-function submitOnCtrlEnter(textarea: HTMLTextAreaElement, form: HTMLFormElement): void {
-  textarea.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-}
-
-/** Disables the button and says so while the action (and the SDK's retries of it) runs. */
-async function whileBusy(
-  target: HTMLButtonElement,
-  busyLabel: string,
-  action: () => Promise<void>,
-): Promise<void> {
-  const label = target.textContent;
-  target.disabled = true;
-  target.textContent = busyLabel;
-  try {
-    await action();
-  } finally {
-    target.disabled = false;
-    target.textContent = label;
-  }
+  commentList.render(client().comments(open.id), client().postState(open.id) === 'live');
 }
 
 function saveEdit(comment: Comment, content: string, save: HTMLButtonElement): Promise<void> {
   if (content === comment.content) {
-    stopEditing();
+    commentList.stopEditing();
     return Promise.resolve();
   }
   return whileBusy(save, 'Saving…', async () => {
     try {
       const updated = await api().editComment(comment.postId, comment.id, content);
-      state.written.set(updated.id, updated);
-      if (state.editing === comment.id) stopEditing();
+      commentList.wrote(updated);
+      if (commentList.editing === comment.id) commentList.stopEditing();
       else renderComments();
       showError(undefined);
     } catch (error) {
@@ -475,29 +262,13 @@ function deleteComment(comment: Comment, deleteButton: HTMLButtonElement): Promi
   return whileBusy(deleteButton, 'Deleting…', async () => {
     try {
       await api().deleteComment(comment.postId, comment.id);
-      state.written.set(comment.id, DELETED);
+      commentList.deleted(comment.id);
       renderComments();
       showError(undefined);
     } catch (error) {
       reportFailure(error, comment.postId);
     }
   });
-}
-
-/** One key per action, made once and reused until it succeeds (see state.actionKeys). */
-function actionKey(action: string): string {
-  let key = state.actionKeys.get(action);
-  if (!key) {
-    // randomUUID needs a secure context: http://localhost is one, a LAN address is not.
-    key =
-      typeof crypto.randomUUID === 'function'
-        ? crypto.randomUUID()
-        : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
-            '',
-          );
-    state.actionKeys.set(action, key);
-  }
-  return key;
 }
 
 async function addComment(submit: HTMLButtonElement): Promise<void> {
@@ -509,8 +280,8 @@ async function addComment(submit: HTMLButtonElement): Promise<void> {
   const action = `comment ${postId} ${content}`;
   await whileBusy(submit, 'Sending…', async () => {
     try {
-      await api().createComment(postId, content, { idempotencyKey: actionKey(action) });
-      state.actionKeys.delete(action);
+      await api().createComment(postId, content, { idempotencyKey: actionKeys.keyFor(action) });
+      actionKeys.done(action);
       // The comment shows once the view has it (at once while live); the text was sent, so it goes.
       if (state.open === open && textarea.value === content) textarea.value = '';
       if (state.drafts.get(postId) === content) state.drafts.delete(postId);
@@ -527,8 +298,8 @@ async function createPost(submit: HTMLButtonElement): Promise<void> {
   const action = `post ${title}`;
   await whileBusy(submit, 'Creating…', async () => {
     try {
-      const post = await api().createPost({ title }, { idempotencyKey: actionKey(action) });
-      state.actionKeys.delete(action);
+      const post = await api().createPost({ title }, { idempotencyKey: actionKeys.keyFor(action) });
+      actionKeys.done(action);
       if (input.value === title) input.value = '';
       showError(undefined);
       navigateTo(post.id);
@@ -539,42 +310,6 @@ async function createPost(submit: HTMLButtonElement): Promise<void> {
 }
 
 // ---- recent posts and navigation ---------------------------------------------------------------------
-
-function loadRecent(): Pick<Post, 'id' | 'title'>[] {
-  try {
-    const parsed: unknown = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]');
-    return Array.isArray(parsed) ? (parsed as Pick<Post, 'id' | 'title'>[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function saveRecent(recent: Pick<Post, 'id' | 'title'>[]): void {
-  localStorage.setItem(RECENT_KEY, JSON.stringify(recent.slice(0, 10)));
-  renderRecent();
-}
-
-function rememberPost(post: Pick<Post, 'id' | 'title'>): void {
-  saveRecent([{ id: post.id, title: post.title }, ...loadRecent().filter((p) => p.id !== post.id)]);
-}
-
-function forgetPost(postId: string): void {
-  saveRecent(loadRecent().filter((p) => p.id !== postId));
-}
-
-function renderRecent(): void {
-  const recent = loadRecent();
-  $('recent-posts').replaceChildren(
-    ...recent.map((post) => {
-      const item = element('li', '');
-      const link = element('a', '', post.title);
-      link.href = `#post=${encodeURIComponent(post.id)}`;
-      item.append(link);
-      return item;
-    }),
-  );
-  if (recent.length === 0) $('recent-posts').append(element('li', 'muted', 'None yet.'));
-}
 
 function postIdFromHash(): string | undefined {
   const match = /^#post=(.+)$/.exec(window.location.hash);
@@ -606,15 +341,6 @@ function navigateTo(postId: string): void {
 }
 
 // ---- start -------------------------------------------------------------------------------------------
-
-function onSubmit(formId: string, handler: (submit: HTMLButtonElement) => void): void {
-  const form = $<HTMLFormElement>(formId);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]');
-    if (submit && !submit.disabled) handler(submit);
-  });
-}
 
 async function main(): Promise<void> {
   state.emptyState = {

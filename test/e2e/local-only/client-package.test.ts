@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CLIENT_DIR, buildMarker, clientPackageInfo } from '../../../client/scripts/bundle';
 import { REPO_ROOT } from '../../../local/launch/local-stack-process';
 import { CommentsApiClient } from '../comments-api-client';
 import { loadTarget, tokenFor } from '../target';
+import { demoPageUrl, launchChromium } from './demo-browser';
 
 /**
  * The client SDK as its users get it: `npm pack` in client/ (which builds client/dist), the tarball
@@ -22,7 +23,6 @@ const run = promisify(execFile);
 const target = loadTarget();
 const info = clientPackageInfo();
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 interface PackResult {
   filename: string;
@@ -267,18 +267,7 @@ describe('in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -286,11 +275,7 @@ describe('in Chromium', () => {
   });
 
   it('runs the demo page on the built package, not on the SDK sources', async () => {
-    const outputs = JSON.parse(readFileSync(process.env.E2E_LOCAL_OUTPUTS_FILE ?? '', 'utf8')) as {
-      LocalStack?: { DemoPageUrl?: string };
-    };
-    const pageUrl = outputs.LocalStack?.DemoPageUrl;
-    if (!pageUrl) throw new Error('DemoPageUrl missing from the local outputs');
+    const pageUrl = demoPageUrl();
     const context = await browser.newContext();
     const page = await context.newPage();
     const script = page.waitForResponse((response) => new URL(response.url()).pathname === '/app.js');

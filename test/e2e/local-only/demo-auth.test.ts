@@ -1,24 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PROTOCOL } from '../../../contracts/websocket-auth';
 import { eventually } from '../target';
+import { demoPageUrl, launchChromium } from './demo-browser';
 
 /**
  * The demo page in real Chromium (Debian's package, never a downloaded browser) authenticates its
  * WebSocket through Sec-WebSocket-Protocol: the handshake carries the token in the subprotocol list, the
  * answer selects the protocol, and no WebSocket URL the page opens, nor anything it logs, holds the token.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-function demoPageUrl(): string {
-  const file = process.env.E2E_LOCAL_OUTPUTS_FILE;
-  if (!file) throw new Error('the demo page test needs the local stack');
-  const outputs = JSON.parse(readFileSync(file, 'utf8')) as { LocalStack?: { DemoPageUrl?: string } };
-  const url = outputs.LocalStack?.DemoPageUrl;
-  if (!url) throw new Error('DemoPageUrl missing from the local outputs');
-  return url;
-}
-
 interface Recorded {
   /** Every WebSocket URL the page opened. */
   urls: string[];
@@ -60,18 +49,7 @@ async function record(page: Page): Promise<Recorded> {
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

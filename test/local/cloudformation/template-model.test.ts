@@ -226,6 +226,8 @@ describe('buildLocalModel on hand-written templates', () => {
         timeoutSeconds: 10,
         entry: 'lambda/fn/handler.ts',
       });
+      // None set: unlimited, as Lambda runs a function without reserved concurrency.
+      expect(fn?.reservedConcurrency).toBeUndefined();
     });
 
     it('maps WebSocket routes to the function whose ARN is joined into the integration URI', () => {

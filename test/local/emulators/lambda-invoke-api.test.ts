@@ -45,6 +45,8 @@ const WORKER = fn('Worker', {
   onFailure: 'arn:aws:sqs:us-east-1:000000000000:App-DeadLetters',
 });
 const PLAIN = fn('Plain');
+/** A function with ReservedConcurrentExecutions 2, like the fan-out worker's cap. */
+const CAPPED: LocalFunction = { ...fn('Capped'), reservedConcurrency: 2 };
 
 let api: LocalLambdaInvokeApi;
 let server: Server;
@@ -61,7 +63,7 @@ async function start(
   );
   logged = [];
   api = new LocalLambdaInvokeApi({
-    functions: [WORKER, PLAIN],
+    functions: [WORKER, PLAIN, CAPPED],
     lambdas: lambdaMap(lambdas),
     authorizers,
     region: 'us-east-1',
@@ -126,7 +128,7 @@ describe('LocalLambdaInvokeApi', () => {
     expect(response.StatusCode).toBe(202);
     expect(event).toEqual({ n: 1 });
     expect(pendingWhileRunning).toBe(1);
-    expect(api.stats()).toEqual({ accepted: 1, retried: 0, deadLettered: 0, pending: 0 });
+    expect(api.stats()).toEqual({ accepted: 1, retried: 0, deadLettered: 0, pending: 0, throttled: 0 });
   });
 
   it('retries a failed Event invocation as often as its EventInvokeConfig says, then dead-letters it', async () => {
@@ -427,5 +429,63 @@ describe('LocalLambdaInvokeApi', () => {
       condition: 'EventAgeExceeded',
       approximateInvokeCount: 1,
     });
+  });
+  it('runs no more Event invocations of a function at once than its reserved concurrency, queueing the rest', async () => {
+    // Prepare
+    let running = 0;
+    let mostAtOnce = 0;
+    await start({
+      'App/Capped': async () => {
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        running -= 1;
+        return 'done';
+      },
+    });
+
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, n) =>
+        client.send(
+          new InvokeCommand({
+            FunctionName: CAPPED.functionName,
+            InvocationType: 'Event',
+            Payload: payload({ n }),
+          }),
+        ),
+      ),
+    );
+    await api.idle();
+
+    // Assess: every event ran once, two at a time, throttled rather than failed while waiting.
+    expect(answers.map((answer) => answer.StatusCode)).toEqual([202, 202, 202, 202, 202, 202]);
+    expect(lambdas['App/Capped']?.invoke).toHaveBeenCalledTimes(6);
+    expect(mostAtOnce).toBe(2);
+    expect(api.stats()).toMatchObject({ accepted: 6, retried: 0, deadLettered: 0, pending: 0 });
+    expect(api.stats().throttled).toBeGreaterThan(0);
+  });
+
+  it('answers a RequestResponse invocation beyond the reserved concurrency with 429 TooManyRequestsException', async () => {
+    // Prepare
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await start({ 'App/Capped': () => gate.then(() => 'done') });
+    const busy = [1, 2].map(() =>
+      client.send(new InvokeCommand({ FunctionName: CAPPED.functionName, Payload: payload({}) })),
+    );
+    await waitUntil(() => lambdas['App/Capped']?.invoke.mock.calls.length === 2);
+
+    // Act
+    const refused = await client
+      .send(new InvokeCommand({ FunctionName: CAPPED.functionName, Payload: payload({}) }))
+      .catch((error: unknown) => error);
+    release();
+    const answered = await Promise.all(busy);
+
+    // Assess
+    expect(refused).toMatchObject({ name: 'TooManyRequestsException', $metadata: { httpStatusCode: 429 } });
+    expect(answered.map((answer) => decoded(answer.Payload))).toEqual(['done', 'done']);
+    expect(lambdas['App/Capped']?.invoke).toHaveBeenCalledTimes(2);
   });
 });
