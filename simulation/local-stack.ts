@@ -85,6 +85,9 @@ export function localStackSettings(
       invokeLatency: { p50Ms: 2, p99Ms: 10 },
       asyncStartDelay: { p50Ms: 1, p99Ms: 1 },
       errorRetryDelaysMs: [1_000, 2_000],
+      // A throttled event waits in the local queue and runs as soon as an invocation ends.
+      throttleRetryFirstMs: 1,
+      throttleRetryMaxMs: 1,
     },
     dynamodb: {
       ...AWS_SERVICES.dynamodb,

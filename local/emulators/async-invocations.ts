@@ -6,13 +6,6 @@ import type { StreamOnFailureRecord } from './stream-records';
 
 /** Lambda waits about a minute before the first retry and two before the second; locally it is seconds. */
 export const DEFAULT_ASYNC_RETRY_DELAY_MS = 1000;
-/**
- * An Event invocation throttled by the function's reserved concurrency goes back to Lambda's queue and is
- * tried again after about a second, doubling up to five minutes, until its maximum event age; throttles
- * are not failed attempts. Locally the first wait is shorter, so that a test sees the queue drain.
- */
-export const THROTTLE_RETRY_FIRST_MS = 100;
-export const THROTTLE_RETRY_MAX_MS = 5_000;
 
 /** An exhausted async event, in the shape of the record Lambda sends to an on-failure destination. */
 export interface DeadLetter {
@@ -48,7 +41,7 @@ export interface AsyncInvokeStats {
   deadLettered: number;
   /** Events accepted and not yet finished: running, or waiting for a retry. */
   pending: number;
-  /** Times an event found its function at its reserved concurrency and went back to the queue. */
+  /** Times an event found its function at its reserved concurrency and waited for a free slot. */
   throttled: number;
 }
 
@@ -68,8 +61,6 @@ interface AsyncEvent {
   requestId: string;
   receivedAt: number;
   attempts: number;
-  /** Times it was throttled in a row: its next wait doubles with each. */
-  throttles: number;
 }
 
 export interface LambdaError {
@@ -87,7 +78,12 @@ export const errorOf = (error: unknown): LambdaError =>
  * What Lambda does with asynchronous (Event) invocations after their 202, run locally: each runs in the
  * background; a failed run is retried as the function's EventInvokeConfig says, then dead-lettered; a
  * function with reserved concurrency runs at most that many at once (synchronous calls included, through
- * {@link acquire}), and an event beyond it waits in the queue, as Lambda throttles it.
+ * {@link acquire}), and an event beyond it is throttled: it waits, and runs once a slot is free.
+ *
+ * Lambda keeps a throttled asynchronous event and tries it again after about a second, backing off up to
+ * five minutes, until its maximum event age. Locally it waits in a queue per function and runs as soon as
+ * an invocation of that function ends (its maximum event age still applies), so that the cap holds as on
+ * AWS without minutes of backoff; docs/capacity.md models the backoff itself.
  */
 export class AsyncInvocations {
   private readonly retryDelayMs: number;
@@ -103,6 +99,8 @@ export class AsyncInvocations {
   };
   /** Invocations running now, by function key: what reserved concurrency caps. */
   private readonly running = new Map<string, number>();
+  /** Throttled events, by function key, in the order they arrived. */
+  private readonly throttledEvents = new Map<string, AsyncEvent[]>();
   private stopped = false;
 
   constructor(private readonly options: AsyncInvocationsOptions) {
@@ -137,6 +135,7 @@ export class AsyncInvocations {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const waiting of this.throttledEvents.values()) for (const _ of waiting.splice(0)) this.finish();
   }
 
   /** Takes one of the function's concurrency; false when it is at its reserved concurrency. */
@@ -147,12 +146,16 @@ export class AsyncInvocations {
     return true;
   }
 
+  /** Gives the slot back; the function's longest-waiting throttled event, if any, takes it. */
   release(fn: LocalFunction): void {
     this.running.set(fn.key, (this.running.get(fn.key) ?? 1) - 1);
+    // Run at once, not on a later tick: it takes the slot before any newer event can, so waiting is FIFO.
+    const next = this.throttledEvents.get(fn.key)?.shift();
+    if (next) void this.run(next);
   }
 
   accept(fn: LocalFunction, payload: unknown, requestId: string): void {
-    const event: AsyncEvent = { fn, payload, requestId, receivedAt: Date.now(), attempts: 0, throttles: 0 };
+    const event: AsyncEvent = { fn, payload, requestId, receivedAt: Date.now(), attempts: 0 };
     this.counts.accepted += 1;
     this.counts.pending += 1;
     setImmediate(() => void this.run(event));
@@ -166,7 +169,6 @@ export class AsyncInvocations {
     }
     const lambda = this.options.lambdas.get(fn.key);
     event.attempts += 1;
-    event.throttles = 0;
     try {
       if (!lambda) throw new Error(`No local runtime for ${fn.key}`);
       await lambda.invoke(event.payload);
@@ -192,24 +194,21 @@ export class AsyncInvocations {
     }
   }
 
-  /**
-   * The function is at its reserved concurrency: the event waits in the queue, as Lambda keeps a throttled
-   * asynchronous event and tries it again, until its maximum event age.
-   */
+  /** The function is at its reserved concurrency: the event waits for a slot, or its maximum age. */
   private throttle(event: AsyncEvent): void {
     if (this.stopped) return this.finish();
     this.counts.throttled += 1;
-    const delayMs = Math.min(THROTTLE_RETRY_FIRST_MS * 2 ** event.throttles, THROTTLE_RETRY_MAX_MS);
-    event.throttles += 1;
     const maxAgeMs = (event.fn.asyncInvoke?.maximumEventAgeSeconds ?? Number.POSITIVE_INFINITY) * 1000;
-    if (Date.now() + delayMs - event.receivedAt > maxAgeMs) {
+    if (Date.now() - event.receivedAt > maxAgeMs) {
       const failure = {
         name: 'TooManyRequestsException',
-        message: `Rate exceeded: ${event.fn.functionName} is at its reserved concurrency`,
+        message: `Rate exceeded: ${event.fn.functionName} stayed at its reserved concurrency`,
       };
       return this.deadLetter(event, failure, 'EventAgeExceeded');
     }
-    this.later(event, delayMs);
+    const waiting = this.throttledEvents.get(event.fn.key) ?? [];
+    waiting.push(event);
+    this.throttledEvents.set(event.fn.key, waiting);
   }
 
   private later(event: AsyncEvent, delayMs: number): void {

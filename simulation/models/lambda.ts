@@ -6,10 +6,9 @@ import { Cpu, LevelGauge, Semaphore } from './resources';
 
 /**
  * Lambda as the fan-out uses it (sources in docs/capacity.md):
- * - asynchronous invocations (`Invoke`, `InvocationType: Event`): 202 once queued; an internal poller runs
- *   the event when the function has concurrency. Without it the event is throttled and returned to the
- *   queue, tried again after 1 s, then at exponentially growing intervals up to 5 minutes
- *   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+ * - asynchronous invocations (`Invoke`, `InvocationType: Event`): 202 once queued; a poller runs the event
+ *   when the function has concurrency, else it is throttled and tried again after 1 s, then at growing
+ *   intervals up to 5 minutes (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
  * - a function error is retried twice, about 1 and 2 minutes later; then, or past the maximum event age,
  *   the event goes to the on-failure destination (the dead-letter queue);
  * - concurrency: the account's limit (1,000 by default) shared by every function, a function's reserved
@@ -17,8 +16,8 @@ import { Cpu, LevelGauge, Semaphore } from './resources';
  *   continuously (https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html, since Nov 2023);
  * - a new execution environment first runs the module's init (a cold start), on a CPU share proportional
  *   to memory; init is billed since Aug 2025 like the handler's duration.
- * The local stack instead runs each function in one worker thread, every invocation at once in it: no
- * limits, no cold start (`mode: 'local'`), retries after seconds instead of minutes.
+ * The local stack runs each function in one worker thread, invocations at once up to its reserved
+ * concurrency: no account limit, scaling rate or cold start (`mode: 'local'`), retries after seconds.
  */
 export interface LambdaSettings {
   readonly mode: 'aws' | 'local';
@@ -316,7 +315,8 @@ export class LambdaModel {
   private acquire(fn: FunctionState): ExecutionEnvironment | undefined {
     const { settings } = this;
     if (settings.mode === 'local') {
-      // One worker thread per function, every invocation at once in it.
+      const cap = fn.spec.reservedConcurrency;
+      if (cap !== undefined && fn.stats.concurrency.value >= cap) return undefined;
       let environment = fn.idle[0];
       if (!environment) {
         environment = this.newEnvironment(fn, 1);
@@ -379,9 +379,7 @@ export class LambdaModel {
   }
 
   private reservedTotal(): number {
-    let total = 0;
-    for (const fn of this.functions.values()) total += fn.spec.reservedConcurrency ?? 0;
-    return total;
+    return [...this.functions.values()].reduce((sum, fn) => sum + (fn.spec.reservedConcurrency ?? 0), 0);
   }
 
   private deadLetter(event: AsyncEvent, condition: DeadLetter['condition']): void {

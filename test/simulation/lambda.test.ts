@@ -138,7 +138,7 @@ describe('LambdaModel', () => {
   it('runs every invocation at once in one environment in the local mode', async () => {
     // Prepare
     const { clock, lambda, runs, register } = world({ mode: 'local' });
-    register({ reservedConcurrency: 1, initMs: 500, work: () => clock.sleep(100) });
+    register({ initMs: 500, work: () => clock.sleep(100) });
 
     // Act
     for (let i = 0; i < 10; i += 1) lambda.enqueue('fn', '{}');
@@ -147,6 +147,25 @@ describe('LambdaModel', () => {
     // Assess
     expect(runs.every((r) => r.at === 0)).toBe(true);
     expect(lambda.stats('fn').concurrency.peak).toBe(10);
+    expect(lambda.stats('fn').coldStarts).toBe(0);
+  });
+
+  it('holds a function to its reserved concurrency in the local mode, as the local stack does', async () => {
+    // Prepare
+    const { clock, lambda, runs, register } = world({
+      mode: 'local',
+      throttleRetryFirstMs: 1,
+      throttleRetryMaxMs: 1,
+    });
+    register({ reservedConcurrency: 2, initMs: 500, work: () => clock.sleep(100) });
+
+    // Act
+    for (let i = 0; i < 10; i += 1) lambda.enqueue('fn', '{}');
+    await clock.run();
+
+    // Assess
+    expect(runs).toHaveLength(10);
+    expect(lambda.stats('fn').concurrency.peak).toBe(2);
     expect(lambda.stats('fn').coldStarts).toBe(0);
   });
 
