@@ -32,6 +32,8 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
+const READY_TIMEOUT_MS = 60_000;
+
 /** Where DynamoDB Local answers on the port: known before it has started, so its clients can be set up meanwhile. */
 export const dynamoDbLocalEndpoint = (port: number): string => `http://127.0.0.1:${port}`;
 
@@ -93,7 +95,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
     }
   };
 
-  const deadline = Date.now() + 30_000;
+  // It answers within a few seconds here; a machine busy with other work (CI, a benchmark) can take far longer.
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
@@ -106,7 +109,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output.trim()}`);
+        throw new Error(
+          `DynamoDB Local did not answer on ${endpoint} within ${READY_TIMEOUT_MS / 1000} s:\n${output.trim()}`,
+        );
       }
       await sleep(100);
     }

@@ -15,7 +15,7 @@ export interface LocalStackProcess {
 
 export async function startLocalStackProcess(
   env: Record<string, string>,
-  { readyTimeoutMs = 90_000 }: { readyTimeoutMs?: number } = {},
+  { readyTimeoutMs = 180_000 }: { readyTimeoutMs?: number } = {},
 ): Promise<LocalStackProcess> {
   const outputsFile = env.LOCAL_OUTPUTS_FILE;
   if (!outputsFile) throw new Error('LOCAL_OUTPUTS_FILE must be set');
