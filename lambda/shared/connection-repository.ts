@@ -131,16 +131,7 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: rowKey(own, connectionKeys.connectionSortKey),
-                UpdateExpression: 'SET #count = #count + :one',
-                ConditionExpression: 'attribute_exists(#pk) AND #count < :max',
-                ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
-                ExpressionAttributeValues: { ':one': 1, ':max': maxSubscriptions },
-              },
-            },
+            this.countSubscriptions(own, '+', { ':max': maxSubscriptions }),
             {
               Put: {
                 TableName: this.tableName,
@@ -174,6 +165,24 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
     }
   }
 
+  /**
+   * The transaction item that moves the connection row's subscription count by one, on the condition that
+   * the row exists and the count is within its bound: what makes the limit atomic with the subscription.
+   */
+  private countSubscriptions(own: string, sign: '+' | '-', bound: { ':max': number } | { ':zero': number }) {
+    const [name] = Object.keys(bound);
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: rowKey(own, connectionKeys.connectionSortKey),
+        UpdateExpression: `SET #count = #count ${sign} :one`,
+        ConditionExpression: `attribute_exists(#pk) AND #count ${sign === '+' ? '<' : '>'} ${name}`,
+        ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
+        ExpressionAttributeValues: { ':one': 1, ...bound },
+      },
+    };
+  }
+
   private async unsubscribeOnce(connectionId: string, postId: string): Promise<void> {
     const own = connectionKeys.connectionPartition(connectionId);
     const subscriberRow = rowKey(connectionKeys.subscribersPartition(postId), connectionId);
@@ -181,16 +190,7 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: rowKey(own, connectionKeys.connectionSortKey),
-                UpdateExpression: 'SET #count = #count - :one',
-                ConditionExpression: 'attribute_exists(#pk) AND #count > :zero',
-                ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
-                ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
-              },
-            },
+            this.countSubscriptions(own, '-', { ':zero': 0 }),
             {
               Delete: {
                 TableName: this.tableName,

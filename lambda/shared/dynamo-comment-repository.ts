@@ -58,6 +58,16 @@ export interface DynamoCommentRepositoryOptions {
 /** Attempts at creating a post whose transaction collides with another (the same key, sent twice at once). */
 const POST_CONFLICT_ATTEMPTS = 5;
 
+/** One change to record: what {@link DynamoCommentRepository.recordChange} takes turns with. */
+interface ChangeRequest {
+  postId: string;
+  kind: ChangeKind;
+  change: TransactItem;
+  event: Pick<SequencedChangeEvent, 'type' | 'data'>;
+  stamp: EventStamp;
+  idempotent?: IdempotentWrite;
+}
+
 export class DynamoCommentRepository implements CommentRepository {
   private readonly seqDeadlineMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -276,17 +286,25 @@ export class DynamoCommentRepository implements CommentRepository {
   ): Promise<ChangeOutcome> {
     // Writers of one post in this process take turns instead of racing each other to the counter: the race
     // is then only between processes (Lambda instances), where the transaction's condition settles it.
-    return this.turns.run(postId, () => this.takeSeq(postId, kind, change, event, stamp, idempotent));
+    const request: ChangeRequest = {
+      postId,
+      kind,
+      change,
+      event,
+      stamp,
+      ...(idempotent ? { idempotent } : {}),
+    };
+    return this.turns.run(postId, () => this.takeSeq(request));
   }
 
-  private async takeSeq(
-    postId: string,
-    kind: ChangeKind,
-    change: TransactItem,
-    event: Pick<SequencedChangeEvent, 'type' | 'data'>,
-    stamp: EventStamp,
-    idempotent?: IdempotentWrite,
-  ): Promise<ChangeOutcome> {
+  private async takeSeq({
+    postId,
+    kind,
+    change,
+    event,
+    stamp,
+    idempotent,
+  }: ChangeRequest): Promise<ChangeOutcome> {
     const started = this.now();
     let lastSeq = await this.getLastSeq(postId);
     for (let attempt = 1; ; attempt += 1) {
