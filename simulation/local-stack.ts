@@ -45,8 +45,8 @@ export function initMsOf(bench: BenchFile, entry: string): number {
   return row.initMs;
 }
 
-/** Functions as deployed: 256 MB arm64 (lib/constructs/handler-function.ts), init as measured. */
-export function deployedFunctions(bench: BenchFile, memoryMb = 256): FunctionSettings {
+/** The fan-out functions as deployed (arm64, the stage's memory), init as measured. */
+export function deployedFunctions(bench: BenchFile, memoryMb: number): FunctionSettings {
   const broadcastInitMs = initMsOf(bench, 'lambda/broadcast/handler.ts');
   return {
     memoryMb,
@@ -97,7 +97,12 @@ export function localStackSettings(
       partitionWriteUnitsPerSecond: Number.POSITIVE_INFINITY,
     },
     stream: streamSettings(DEV_STAGE),
-    functions: { ...deployedFunctions(bench), broadcastInitMs: 0, workerInitMs: 0, publisherInitMs: 0 },
+    functions: {
+      ...deployedFunctions(bench, DEV_STAGE.fanOutMemoryMb),
+      broadcastInitMs: 0,
+      workerInitMs: 0,
+      publisherInitMs: 0,
+    },
     fastPathDelay: { p50Ms: idle?.p50Ms ?? 17, p99Ms: Math.max(idle?.p99Ms ?? 17, idle?.p50Ms ?? 17) },
     clientCpu,
     staleShare: 0,

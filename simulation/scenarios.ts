@@ -43,6 +43,7 @@ export const PREVIOUS_PROD_STAGE: FanOutStage = {
   fanOutBatchSize: 200,
   fanOutWorkerConcurrency: 20,
   fanOutRetry: { maxAttempts: 6, baseMs: 50, maxMs: 2_000 },
+  fanOutMemoryMb: 256,
 };
 
 export interface ScenarioContext {
@@ -89,7 +90,7 @@ export function awsSettings(
       accountConcurrency: accountConcurrency ?? AWS_SERVICES.lambda.accountConcurrency,
     },
     stream: streamSettings(stage),
-    functions: deployedFunctions(context.bench, memoryMb),
+    functions: deployedFunctions(context.bench, memoryMb ?? stage.fanOutMemoryMb),
     clientCpu: context.clientCpu,
   };
 }

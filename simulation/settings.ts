@@ -15,6 +15,7 @@ export type FanOutStage = Pick<
   | 'fanOutMaxGenerations'
   | 'fanOutWorkerConcurrency'
   | 'fanOutMaxEventAgeSeconds'
+  | 'fanOutMemoryMb'
   | 'publishing'
 > & { readonly fanOutRetry: RetryPolicy };
 
@@ -25,11 +26,12 @@ export const stageOf = (config: StageConfig): FanOutStage => ({
   fanOutMaxGenerations: config.fanOutMaxGenerations,
   fanOutWorkerConcurrency: config.fanOutWorkerConcurrency,
   fanOutMaxEventAgeSeconds: config.fanOutMaxEventAgeSeconds,
+  fanOutMemoryMb: config.fanOutMemoryMb,
   publishing: config.publishing,
 });
 
 export interface FunctionSettings {
-  /** Every function's memory (lib/constructs/handler-function.ts: 256 MB, arm64). */
+  /** The fan-out functions' memory (the stage's fanOutMemoryMb; arm64). */
   readonly memoryMb: number;
   /** Module init in ms of one full core: bench/results/latest.json, cold-start rows. */
   readonly broadcastInitMs: number;

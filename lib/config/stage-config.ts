@@ -149,6 +149,13 @@ export interface StageConfig {
    * dead-letter queue with exactly the connections it did not reach.
    */
   readonly fanOutMaxEventAgeSeconds: number;
+  /**
+   * Memory (MB) of the functions that fan out: the broadcast function, the fan-out worker and the event
+   * publisher. Lambda gives CPU in proportion to memory, and their cold starts and JSON work are CPU-bound:
+   * at 256 MB a cold start of the whole chain delays a large audience's first delivery by seconds
+   * (docs/capacity.md, which chose prod's value). The other functions keep the default, 256 MB.
+   */
+  readonly fanOutMemoryMb: number;
   /** The durable publishing path: the comments table's stream and the publisher function (docs/fan-out.md). */
   readonly publishing: PublishingConfig;
   /**
@@ -238,6 +245,7 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     fanOutRetry: FAN_OUT_RETRY,
     fanOutMaxGenerations: 3,
     fanOutWorkerConcurrency: 5,
+    fanOutMemoryMb: 256,
     fanOutMaxEventAgeSeconds: ONE_HOUR,
     publishing: {
       batchSize: 10,
@@ -280,6 +288,7 @@ export const stageConfigs: Readonly<Record<StageName, StageConfig>> = {
     fanOutRetry: PROD_FAN_OUT_RETRY,
     fanOutMaxGenerations: 3,
     fanOutWorkerConcurrency: 200,
+    fanOutMemoryMb: 1024,
     fanOutMaxEventAgeSeconds: SIX_HOURS,
     publishing: {
       batchSize: 10,

@@ -61,6 +61,7 @@ export class EventPublishing extends Construct {
       description: 'Publishes every stored comment event the fast path did not (comments table stream)',
       stageConfig,
       timeout: PUBLISHER_TIMEOUT,
+      memorySize: stageConfig.fanOutMemoryMb,
       wildcardGrant: {
         actions: ['dynamodb:ListStreams'],
         why:

@@ -58,6 +58,7 @@ export class FanOutWorker extends Construct {
       // A batch takes a fraction of a second; retries of a throttled batch can take seconds.
       timeout: Duration.seconds(60),
       reservedConcurrency: stageConfig.fanOutWorkerConcurrency,
+      memorySize: stageConfig.fanOutMemoryMb,
       environment: {
         ...deliveryEnvironment(stageConfig, webSocketStage),
         [EnvNames.fanOutMaxGenerations]: String(stageConfig.fanOutMaxGenerations),

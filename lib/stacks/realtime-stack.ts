@@ -180,6 +180,7 @@ export class RealtimeStack extends Stack {
       // HTTP API stops waiting after 30 s. A large audience is only read and queued here, but a small one
       // is delivered inline, and a batch that cannot be queued too.
       timeout: BROADCAST_TIMEOUT,
+      memorySize: stageConfig.fanOutMemoryMb,
       environment: {
         ...deliveryEnvironment(stageConfig, this.webSocketStage),
         [EnvNames.fanOutBatchSize]: String(stageConfig.fanOutBatchSize),

@@ -62,12 +62,19 @@ describe('buildApp', () => {
       for (const entry of entries) {
         expect(existsSync(path.join(REPO_ROOT, entry ?? ''))).toBe(true);
       }
+      // The functions that fan out get the stage's fanOutMemoryMb (CPU for their cold starts); the rest 256 MB.
+      const fanOutEntries = [
+        'lambda/broadcast/handler.ts',
+        'lambda/event-publisher/handler.ts',
+        'lambda/fan-out-worker/handler.ts',
+      ];
       for (const fn of functions) {
+        const entry = (fn.Metadata as Record<string, string>)[ENTRY_METADATA_KEY] ?? '';
         expect(fn.Properties).toMatchObject({
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           Handler: 'index.handler',
-          MemorySize: 256,
+          MemorySize: fanOutEntries.includes(entry) ? stageConfigs[stage].fanOutMemoryMb : 256,
           Environment: { Variables: { STAGE: stage, POWERTOOLS_SERVICE_NAME: expect.any(String) } },
         });
       }
