@@ -5,6 +5,7 @@
  */
 import WebSocket, { type RawData } from 'ws';
 import { sleep } from '../contracts/backoff';
+import { ErrorCodes } from '../contracts/protocol';
 import {
   markerOf,
   sharedNow,
@@ -79,7 +80,7 @@ function openOne(url: string, posts: string[], timeoutMs: number): Promise<WebSo
         if (type !== 'error') return;
         const postId = body?.postId;
         const attempt = (postId ? attempts.get(postId) : undefined) ?? SUBSCRIBE_ATTEMPTS;
-        if (body?.code !== 'INTERNAL_ERROR' || !postId || attempt >= SUBSCRIBE_ATTEMPTS) {
+        if (body?.code !== ErrorCodes.internalError || !postId || attempt >= SUBSCRIBE_ATTEMPTS) {
           fail(new Error(`server error ${body?.code ?? ''}`));
           return;
         }

@@ -1,6 +1,6 @@
 /** How the benchmark's tables write numbers: US digit grouping, and a dash for what was not measured. */
 export const fmt = (value: number | null | undefined, digits = 0): string =>
-  value === null || value === undefined
+  value === null || value === undefined || Number.isNaN(value)
     ? '—'
     : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
@@ -14,3 +14,7 @@ export const seconds = (value: number): string =>
 
 export const percent = (share: number | null): string =>
   share === null ? '—' : `${fmt(share * 100, share < 0.1 ? 1 : 0)} %`;
+
+/** Text for an SVG chart's labels. */
+export const escapeXml = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { INIT_TARGET_VS_BASELINE, type ColdStartMeasure, type ColdStartRow } from './measurements/cold-start';
-import { fmt, ms, percent, seconds } from './format';
+import { escapeXml, fmt, ms, percent, seconds } from './format';
 import type { BenchResult, StrategyRow } from './result';
 import { strategyBound, type StrategyBound } from './strategies';
 import type { DeliveryStats } from './stats';
@@ -181,9 +181,6 @@ export function coldStartTable(rows: readonly ColdStartRow[]): string[] {
   return lines;
 }
 
-const escapeXml = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
 /** 1.2k, 35k, 250, 3.2: short labels for bars and ticks (no ".0" on round numbers). */
 function compact(value: number): string {
   const short = (n: number, digits: number): string => fmt(n, Number.isInteger(n) ? 0 : digits);
@@ -294,6 +291,7 @@ const PLAIN = '#868e96';
 
 /** A hand-written SVG: fan-out throughput and time to the last client per audience, and the strategies. */
 export function toSvg(result: BenchResult): string {
+  const bound = strategyBoundOf(result);
   const width = 1200;
   const height = 420;
   const groups = result.fanOut.map((row) => `${compact(row.clients)} clients`);
@@ -347,8 +345,8 @@ export function toSvg(result: BenchResult): string {
       groups: strategyAudiences.map((audience) => `${compact(audience)} connections`),
       log: false,
       reference: {
-        value: strategyBoundOf(result).perSecond,
-        label: `bound ${compact(strategyBoundOf(result).perSecond)}/s (${strategyBoundOf(result).limitedBy})`,
+        value: bound.perSecond,
+        label: `bound ${compact(bound.perSecond)}/s (${bound.limitedBy})`,
       },
       series: [
         { name: 'ours (handler)', color: OURS, ...strategy('broadcast handler') },

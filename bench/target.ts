@@ -179,6 +179,20 @@ function expectStatus(status: number, what: string, response: { status: number; 
   }
 }
 
+/** A comments API POST as `userId`, whatever it answers. */
+async function postAs(
+  target: BenchTarget,
+  userId: string,
+  route: string,
+  body: Record<string, string>,
+): Promise<{ status: number; body: unknown }> {
+  return request(`${target.commentsApiUrl}${route}`, {
+    method: 'POST',
+    headers: await identityHeaders(target, userId),
+    body,
+  });
+}
+
 /** A comments API write as `userId`, expected to answer 201 with what it created. */
 async function createAs<T>(
   target: BenchTarget,
@@ -187,11 +201,7 @@ async function createAs<T>(
   body: Record<string, string>,
   what: string,
 ): Promise<T> {
-  const response = await request(`${target.commentsApiUrl}${route}`, {
-    method: 'POST',
-    headers: await identityHeaders(target, userId),
-    body,
-  });
+  const response = await postAs(target, userId, route, body);
   expectStatus(201, what, response);
   return response.body as T;
 }
@@ -216,12 +226,7 @@ export async function tryCreateComment(
   postId: string,
   content: string,
 ): Promise<number> {
-  const response = await request(`${target.commentsApiUrl}/api/v1/posts/${postId}/comments`, {
-    method: 'POST',
-    headers: await identityHeaders(target, userId),
-    body: { content },
-  });
-  return response.status;
+  return (await postAs(target, userId, `/api/v1/posts/${postId}/comments`, { content })).status;
 }
 
 /** Every comment of a post, all pages. */

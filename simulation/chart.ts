@@ -1,9 +1,7 @@
+import { escapeXml } from '../bench/format';
 import type { SimulationReport } from './report';
 
 const COLORS = ['#1c7ed6', '#e8590c', '#2f9e44', '#7048e8', '#c2255c', '#0c8599', '#f59f00', '#495057'];
-
-const escapeXml = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const secondsLabel = (s: number): string => (s < 1 ? `${s * 1000} ms` : `${s} s`);
 

@@ -1,3 +1,4 @@
+import { fmt } from '../bench/format';
 import type { Calibration } from './calibration';
 import type { ScenarioResult } from './results';
 import type { Parameter } from './settings';
@@ -45,10 +46,6 @@ export interface TargetOutcome {
   met: boolean;
 }
 
-const fmt = (value: number | null | undefined, digits = 0): string =>
-  value === null || value === undefined || Number.isNaN(value)
-    ? '—'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const seconds = (ms: number | null | undefined): string =>
   ms === null || ms === undefined
     ? '—'

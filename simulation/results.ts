@@ -1,3 +1,4 @@
+import { percentile } from '../bench/stats';
 import type { ConnectionOutcomes } from './models/connection-book';
 import type { FunctionStats } from './models/lambda';
 import { FUNCTIONS, type CodeTallies, type World } from './system';
@@ -83,11 +84,6 @@ export interface ScenarioResult {
 
 const r1 = (value: number): number => Math.round(value * 10) / 10;
 const pct = (share: number): string => `${Math.round(share * 100)} %`;
-
-function percentile(sorted: Float64Array, p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? null;
-}
 
 /** How much each limited resource held the deliveries back, over the window from first to last delivery. */
 export function saturation(world: World, k = 1): Saturation[] {
@@ -253,6 +249,10 @@ export function summarize(
   const last = percentile(times, 100);
   const worker = lambda.stats(FUNCTIONS.worker);
   const all = Object.values(FUNCTIONS).map((name) => [name, lambda.stats(name)] as const);
+  const gbSecondsByFunction = Object.fromEntries(
+    all.map(([name, stats]) => [name, gbSecondsOf(stats, settings.functions.memoryMb)]),
+  );
+  const gbSeconds = Object.values(gbSecondsByFunction).reduce((sum, value) => sum + value, 0);
   const rows = saturation(world, meta.scale ?? 1);
   const { deliveries } = managementApi.stats;
   let running = 0;
@@ -296,10 +296,8 @@ export function summarize(
       functionErrors: all.reduce((sum, [, stats]) => sum + stats.errors, 0),
       timeouts: all.reduce((sum, [, stats]) => sum + stats.timeouts, 0),
       deadLetterRecords: lambda.deadLetters.length,
-      gbSeconds: all.reduce((sum, [, stats]) => sum + gbSecondsOf(stats, settings.functions.memoryMb), 0),
-      gbSecondsByFunction: Object.fromEntries(
-        all.map(([name, stats]) => [name, gbSecondsOf(stats, settings.functions.memoryMb)]),
-      ),
+      gbSeconds,
+      gbSecondsByFunction,
     },
     dynamodb: {
       readUnits: dynamodb.stats.readUnits,
@@ -314,7 +312,7 @@ export function summarize(
     bindingLimit: bindingLimit(rows, world),
     cost: costOf({
       invocations: all.reduce((sum, [, stats]) => sum + stats.invocations, 0),
-      gbSeconds: all.reduce((sum, [, stats]) => sum + gbSecondsOf(stats, settings.functions.memoryMb), 0),
+      gbSeconds,
       delivered: managementApi.stats.delivered,
       readUnits: dynamodb.stats.readUnits,
       writeUnits: dynamodb.stats.writeUnits,

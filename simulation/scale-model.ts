@@ -30,10 +30,6 @@ export function scaleDown(
       stage: {
         ...stage,
         fanOutWorkerConcurrency: Math.max(1, Math.round(stage.fanOutWorkerConcurrency / k)),
-        publishing: {
-          ...stage.publishing,
-          parallelizationFactor: Math.max(1, Math.round(stage.publishing.parallelizationFactor / k)),
-        },
       },
       managementApi: {
         ...settings.managementApi,

@@ -1,3 +1,4 @@
+import { backoffCeiling } from '../../contracts/backoff';
 import {
   BatchWriteCommand,
   QueryCommand,
@@ -156,8 +157,11 @@ export class DynamoDbModel {
           stats.failed += 1;
           throw new ThroughputExceededError(partition);
         }
-        const backoff =
-          this.random.next() * Math.min(20_000, settings.sdkThrottlingBaseDelayMs * 2 ** attempt);
+        const ceiling = backoffCeiling(attempt + 1, {
+          baseMs: settings.sdkThrottlingBaseDelayMs,
+          maxMs: 20_000,
+        });
+        const backoff = this.random.next() * ceiling;
         stats.throttleWaitMs += backoff;
         await clock.sleep(backoff);
       }

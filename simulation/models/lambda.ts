@@ -1,3 +1,4 @@
+import { backoffCeiling } from '../../contracts/backoff';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { VirtualClock } from '../clock';
 import { lognormal, type LatencySpec, type Random } from '../random';
@@ -229,7 +230,8 @@ export class LambdaModel {
       event.throttles += 1;
       const { throttleRetryFirstMs: first, throttleRetryMaxMs: max } = this.settings;
       // The documented interval, jittered ±50 % (the documentation names no jitter; real pollers are not in lockstep).
-      const delay = Math.min(max, first * 2 ** (event.throttles - 1)) * (0.5 + this.random.next());
+      const delay =
+        backoffCeiling(event.throttles, { baseMs: first, maxMs: max }) * (0.5 + this.random.next());
       fn.stats.throttledWaitMs += delay;
       this.clock.schedule(delay, () => this.tryStart(event));
       return;
