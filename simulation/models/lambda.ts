@@ -228,10 +228,9 @@ export class LambdaModel {
     if (!environment) {
       fn.stats.throttles += 1;
       event.throttles += 1;
-      const { throttleRetryFirstMs: first, throttleRetryMaxMs: max } = this.settings;
+      const bounds = { baseMs: this.settings.throttleRetryFirstMs, maxMs: this.settings.throttleRetryMaxMs };
       // The documented interval, jittered ±50 % (the documentation names no jitter; real pollers are not in lockstep).
-      const delay =
-        backoffCeiling(event.throttles, { baseMs: first, maxMs: max }) * (0.5 + this.random.next());
+      const delay = backoffCeiling(event.throttles, bounds) * (0.5 + this.random.next());
       fn.stats.throttledWaitMs += delay;
       this.clock.schedule(delay, () => this.tryStart(event));
       return;
