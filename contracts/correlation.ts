@@ -3,6 +3,7 @@
  * every fan-out worker batch, and logged by each as `correlation_id`, so one CloudWatch Logs Insights
  * query (`filter correlation_id = "…"`) finds every line of one change across the functions.
  */
+import { headerValue } from './headers';
 
 /** The HTTP header a caller may set, and the comments API sets on its call to the broadcast API. */
 export const CORRELATION_ID_HEADER = 'x-correlation-id';
@@ -27,7 +28,6 @@ export function correlationIdFromHeaders(
   headers: Readonly<Record<string, string | undefined>> | null | undefined,
   fallback: string | undefined,
 ): string | undefined {
-  const name = Object.keys(headers ?? {}).find((key) => key.toLowerCase() === CORRELATION_ID_HEADER);
-  const given = name === undefined ? undefined : headers?.[name];
+  const given = headerValue(headers, CORRELATION_ID_HEADER);
   return isValidCorrelationId(given) ? given : fallback;
 }

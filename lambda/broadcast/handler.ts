@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BroadcastRoutes, PREFER_HEADER, RESPOND_ASYNC } from '../../contracts/broadcast-routes';
 import { correlationIdFromHeaders } from '../../contracts/correlation';
+import { headerValue } from '../../contracts/headers';
 import { requireEnv } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
 import { ErrorCodes, parseBroadcastEnvelope, type BroadcastEnvelope } from '../../contracts/protocol';
 import { LambdaAsyncInvoker } from '../shared/async-invoke';
-import { createLambdaClient } from '../shared/aws-clients';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { json, rawBody, toErrorResponse, type HttpResult } from '../shared/http';
 import { currentCorrelationId, instrumented, logger } from '../shared/telemetry';
@@ -14,9 +14,9 @@ import { publishingWiringFromEnv } from '../fan-out/publishing-wiring';
 import type { PublishNowResult } from '../fan-out/event-publisher';
 import { correlationIdOfJob, isPublishJob, parsePublishJob, type PublishJob } from './publish-job';
 
-const { broadcaster, publisher } = publishingWiringFromEnv();
+const { broadcaster, publisher, lambdaClient } = publishingWiringFromEnv();
 // A broadcast accepted with respond-async runs as an asynchronous invocation of this same function.
-const background = new LambdaAsyncInvoker(createLambdaClient(), requireEnv(EnvNames.lambdaFunctionName));
+const background = new LambdaAsyncInvoker(lambdaClient, requireEnv(EnvNames.lambdaFunctionName));
 
 function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
   const parsed = parseBroadcastEnvelope(rawBody(event));
@@ -28,9 +28,9 @@ function envelopeOf(event: APIGatewayProxyEventV2): BroadcastEnvelope {
 }
 
 function prefersAsync(event: APIGatewayProxyEventV2): boolean {
-  const name = Object.keys(event.headers ?? {}).find((key) => key.toLowerCase() === PREFER_HEADER);
-  const value = name === undefined ? undefined : event.headers[name];
-  return (value ?? '').split(',').some((preference) => preference.trim().toLowerCase() === RESPOND_ASYNC);
+  return (headerValue(event.headers, PREFER_HEADER) ?? '')
+    .split(',')
+    .some((preference) => preference.trim().toLowerCase() === RESPOND_ASYNC);
 }
 
 /** The answer to a publish: the fan-out's summary, or why the other path has (or will have) it. */

@@ -309,9 +309,11 @@ async function storeOrRefuse(write: () => Promise<ChangeOutcome>): Promise<Chang
   try {
     return await write();
   } catch (error) {
-    const name = (error as Error).name;
+    const { name, message } = error as Error;
     if (name === 'SeqContentionError' || name === 'StoreBusyError') {
-      logger.warn('Change refused for capacity', { errorName: name, error: (error as Error).message });
+      // Counted here, as toErrorResponse counts the refusals it turns into 503: a domain error skips that count.
+      logger.warn('Change refused for capacity', { errorName: name, error: message });
+      countMetric(MetricNames.capacityRefusals);
       throw new ServiceUnavailableError('Too many changes to this post right now; try again in a moment');
     }
     throw error;

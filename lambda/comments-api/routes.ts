@@ -1,3 +1,4 @@
+import { headerValue } from '../../contracts/headers';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ValidationError } from '../shared/errors';
 import { errorResponse, json, parseJsonBody, toErrorResponse, type HttpResult } from '../shared/http';
@@ -41,9 +42,8 @@ function pathParameter(event: APIGatewayProxyEventV2, name: 'id' | 'commentId'):
  * and the exact body. A retry sends the same bytes; a new request under an old key does not.
  */
 function idempotencyOf(event: APIGatewayProxyEventV2): IdempotencyRequest | undefined {
-  const name = Object.keys(event.headers ?? {}).find((key) => key.toLowerCase() === IDEMPOTENCY_KEY_HEADER);
-  if (name === undefined) return undefined;
-  const key = event.headers[name];
+  const key = headerValue(event.headers, IDEMPOTENCY_KEY_HEADER);
+  if (key === undefined) return undefined;
   if (!isValidIdempotencyKey(key)) {
     throw new ValidationError('Idempotency-Key must be 8 to 128 characters of [A-Za-z0-9_-]');
   }

@@ -1,3 +1,4 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv, type Env } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
@@ -35,6 +36,8 @@ export function fanOutWiringFromEnv(
   env: Env = process.env,
   /** The function's one DynamoDB client, when it needs the table for more than the fan-out. */
   documentClient?: DynamoDBDocumentClient,
+  /** The function's one Lambda client, when it invokes more than the fan-out's workers. */
+  lambdaClient?: LambdaClient,
 ): FanOutWiring {
   const { concurrency, retry } = fanOutConfigFromEnv(env);
   const tableName = requireEnv(EnvNames.connectionsTable, env);
@@ -44,7 +47,7 @@ export function fanOutWiringFromEnv(
     connections: new DynamoConnectionAudience(documentClient ?? createDocumentClient(env), tableName),
     // The fan-out retries throttles and 5xx itself and counts each retry, so the SDK must not retry too.
     notifier: new ManagementApiNotifier(createManagementClient(managementEndpoint, { maxAttempts: 1 })),
-    dispatcher: new LambdaFanOutDispatcher(createLambdaClient(env), functionName),
+    dispatcher: new LambdaFanOutDispatcher(lambdaClient ?? createLambdaClient(env), functionName),
     concurrency,
     retry,
   };

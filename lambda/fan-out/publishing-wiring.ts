@@ -1,6 +1,7 @@
 import { positiveIntEnv, requireEnv, type Env } from '../../contracts/env-reader';
 import { EnvNames } from '../../contracts/env-names';
-import { createDocumentClient } from '../shared/aws-clients';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { createDocumentClient, createLambdaClient } from '../shared/aws-clients';
 import { readEvent } from '../shared/event-log';
 import { BroadcastService } from './broadcast-service';
 import { EventPublisher } from './event-publisher';
@@ -12,6 +13,8 @@ import { DynamoPublishClaims } from './publish-claims';
 export interface PublishingWiring {
   readonly broadcaster: BroadcastService;
   readonly publisher: EventPublisher;
+  /** The function's one Lambda client: the fan-out dispatches worker batches with it. */
+  readonly lambdaClient: LambdaClient;
 }
 
 /**
@@ -24,8 +27,9 @@ export function publishingWiringFromEnv(env: Env = process.env): PublishingWirin
   const claimTtlMs = positiveIntEnv(EnvNames.publishClaimTtlMs, env);
   const batchSize = fanOutBatchSizeFromEnv(env);
   const documentClient = createDocumentClient(env);
+  const lambdaClient = createLambdaClient(env);
   const broadcaster = new BroadcastService({
-    ...fanOutWiringFromEnv(EnvNames.fanOutWorkerFunctionName, env, documentClient),
+    ...fanOutWiringFromEnv(EnvNames.fanOutWorkerFunctionName, env, documentClient, lambdaClient),
     batchSize,
   });
   const publisher = new EventPublisher({
@@ -33,5 +37,5 @@ export function publishingWiringFromEnv(env: Env = process.env): PublishingWirin
     broadcaster,
     events: { getEvent: (postId, seq) => readEvent(documentClient, commentsTable, postId, seq) },
   });
-  return { broadcaster, publisher };
+  return { broadcaster, publisher, lambdaClient };
 }

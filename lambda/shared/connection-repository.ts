@@ -123,22 +123,23 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
     maxSubscriptions: number,
   ): Promise<SubscribeOutcome> {
     const own = connectionKeys.connectionPartition(connectionId);
+    const expiresAt = this.expiresAt(connectedAt);
     const subscriberRow = {
       ...rowKey(connectionKeys.subscribersPartition(postId), connectionId),
-      [TTL]: this.expiresAt(connectedAt),
+      [TTL]: expiresAt,
     };
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            this.countSubscriptions(own, '+', { ':max': maxSubscriptions }),
+            this.countSubscriptions(own, '+', maxSubscriptions),
             {
               Put: {
                 TableName: this.tableName,
                 Item: {
                   ...rowKey(own, connectionKeys.subscriptionSortKey(postId)),
                   postId,
-                  [TTL]: this.expiresAt(connectedAt),
+                  [TTL]: expiresAt,
                 },
                 ConditionExpression: 'attribute_not_exists(#pk)',
                 ExpressionAttributeNames: { '#pk': PK.name },
@@ -169,16 +170,17 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
    * The transaction item that moves the connection row's subscription count by one, on the condition that
    * the row exists and the count is within its bound: what makes the limit atomic with the subscription.
    */
-  private countSubscriptions(own: string, sign: '+' | '-', bound: { ':max': number } | { ':zero': number }) {
-    const [name] = Object.keys(bound);
+  private countSubscriptions(own: string, sign: '+' | '-', bound: number) {
+    // Up to the limit (':max') when subscribing, down to zero (':zero') when unsubscribing.
+    const [comparison, name] = sign === '+' ? ['<', ':max'] : ['>', ':zero'];
     return {
       Update: {
         TableName: this.tableName,
         Key: rowKey(own, connectionKeys.connectionSortKey),
         UpdateExpression: `SET #count = #count ${sign} :one`,
-        ConditionExpression: `attribute_exists(#pk) AND #count ${sign === '+' ? '<' : '>'} ${name}`,
+        ConditionExpression: `attribute_exists(#pk) AND #count ${comparison} ${name}`,
         ExpressionAttributeNames: { '#pk': PK.name, '#count': COUNT_ATTRIBUTE },
-        ExpressionAttributeValues: { ':one': 1, ...bound },
+        ExpressionAttributeValues: { ':one': 1, [name]: bound },
       },
     };
   }
@@ -190,7 +192,7 @@ export class DynamoConnectionRepository extends DynamoConnectionAudience impleme
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            this.countSubscriptions(own, '-', { ':zero': 0 }),
+            this.countSubscriptions(own, '-', 0),
             {
               Delete: {
                 TableName: this.tableName,

@@ -55,9 +55,6 @@ export interface DynamoCommentRepositoryOptions {
   now?: () => number;
 }
 
-/** Attempts at creating a post whose transaction collides with another (the same key, sent twice at once). */
-const POST_CONFLICT_ATTEMPTS = 5;
-
 /** One change to record: what {@link DynamoCommentRepository.recordChange} takes turns with. */
 interface ChangeRequest {
   postId: string;
@@ -119,27 +116,16 @@ export class DynamoCommentRepository implements CommentRepository {
       },
     ];
     if (idempotent) items.push(idempotencyPut(this.tableName, idempotent));
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
-        return { ok: true };
-      } catch (error) {
-        // Throttling throws StoreBusyError here, with a key or without.
-        const verdict = judgeCancellation(error, 'newPost', idempotent ? items.length - 1 : undefined);
-        if (idempotent && verdict?.retry === false && verdict.reason === 'keyUsed') {
-          return {
-            ok: false,
-            reason: 'keyUsed',
-            previous: await this.answerOf(idempotent, verdict.previous),
-          };
-        }
-        // A request with the same key racing this one: once it commits, the next attempt replays it.
-        if (verdict?.retry && attempt < POST_CONFLICT_ATTEMPTS) {
-          await this.sleep(backoffDelay(attempt, SEQ_BACKOFF, Math.random));
-          continue;
-        }
-        throw error;
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      return { ok: true };
+    } catch (error) {
+      // Throttling throws StoreBusyError here, with a key or without.
+      const verdict = judgeCancellation(error, 'newPost', idempotent ? items.length - 1 : undefined);
+      if (idempotent && verdict?.retry === false && verdict.reason === 'keyUsed') {
+        return { ok: false, reason: 'keyUsed', previous: await this.answerOf(idempotent, verdict.previous) };
       }
+      throw error;
     }
   }
 
