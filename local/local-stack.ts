@@ -10,7 +10,7 @@ import {
 import { LOCAL_ISSUER_PATH, LocalIssuer } from './auth/local-issuer';
 import type { LocalApi, LocalFunction, LocalModel } from './cloudformation/local-model';
 import { synthesizeCached } from './cloudformation/assembly-cache';
-import { synthesize } from './cloudformation/synthesize';
+import { secondsSince, synthesize } from './cloudformation/synthesize';
 import { tableSchemaOf } from './cloudformation/table-schemas';
 import { buildLocalModel, localTables, type LocalEndpoints } from './cloudformation/template-model';
 import {
@@ -76,7 +76,6 @@ const REPO_ROOT = path.resolve(__dirname, '..');
 const PENDING_STREAM_ARN = 'arn:aws:dynamodb:local:000000000000:table/pending/stream/pending';
 
 /** Seconds since `since`, for the progress lines. */
-const secondsSince = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
 /** A path as short as it reads unambiguously: relative to the working directory when inside it. */
 const shortPath = (target: string): string => {
@@ -147,7 +146,7 @@ export async function startLocalStack(
     options.log(
       {
         assembly: `synthesis: stage "${options.stage}" unchanged, reusing ${shortPath(options.assemblyDir)}`,
-        cache: `synthesis: stage "${options.stage}" from the cache (${synthesis.key.slice(0, 12)})`,
+        cache: `synthesis: stage "${options.stage}" from the cache (${synthesis.key?.slice(0, 12)})`,
         synthesized: `synthesis: stage "${options.stage}" synthesized and bundled`,
       }[synthesis.source] + ` in ${secondsSince(synthSince)}`,
     );
@@ -165,23 +164,16 @@ export async function startLocalStack(
       localIssuerUrl,
       tableStreamArn,
     });
-    /** The stage settings the options override, in the functions' environments. */
+    /** The stage settings the options override, in the functions' environments: [variable, value, option]. */
+    const overrides = [
+      [EnvNames.fanOutBatchSize, options.fanOutBatchSize, 'LOCAL_FAN_OUT_BATCH_SIZE'],
+      [EnvNames.eventRetentionSeconds, options.eventRetentionSeconds, 'LOCAL_EVENT_RETENTION_SECONDS'],
+    ] as const;
     const overrideSettings = (each: Iterable<LocalFunction>, log: (message: string) => void): void => {
       // Read once: a Map's values() iterator would be used up by the first setting.
       const functions = [...each];
-      if (options.fanOutBatchSize !== undefined) {
-        const { fanOutBatchSize: name } = EnvNames;
-        overrideStageSetting(functions, name, options.fanOutBatchSize, 'LOCAL_FAN_OUT_BATCH_SIZE', log);
-      }
-      if (options.eventRetentionSeconds !== undefined) {
-        const { eventRetentionSeconds: name } = EnvNames;
-        overrideStageSetting(
-          functions,
-          name,
-          options.eventRetentionSeconds,
-          'LOCAL_EVENT_RETENTION_SECONDS',
-          log,
-        );
+      for (const [name, value, option] of overrides) {
+        if (value !== undefined) overrideStageSetting(functions, name, value, option, log);
       }
     };
     // The functions load while DynamoDB Local starts: nothing a function is given depends on a table's
@@ -278,7 +270,7 @@ export async function startLocalStack(
       log: options.log,
     });
     const faults = new FaultControl(options.faults, { streamConsumerFailures: streamMappings });
-    const crashAfterCommit = new CrashAfterCommit({ faults: faults.current, lambdas, log: options.log });
+    const crashAfterCommit = new CrashAfterCommit({ faults: faults.switches, lambdas, log: options.log });
     const webSocketGateways = model.apis
       .filter((api) => api.protocol === 'WEBSOCKET')
       .map(
@@ -290,7 +282,7 @@ export async function startLocalStack(
             accountId: LOCAL_ACCOUNT_ID,
             region: LOCAL_REGION,
             authorizers,
-            faults: faults.current,
+            faults: faults.switches,
             ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
             ...(options.maxConnectionMs ? { maxConnectionMs: options.maxConnectionMs } : {}),
             log: options.log,
@@ -324,7 +316,7 @@ export async function startLocalStack(
       isDown: () => outage.isDown(),
       webSocketGateways,
       httpApis: httpApis.filter((http) => portOf(http.api) === options.gatewayPort),
-      faults: faults.current,
+      faults: faults.switches,
       crashAfterCommit: (req, res) => crashAfterCommit.handle(req, res),
       log: options.log,
     });

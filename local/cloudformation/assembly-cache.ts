@@ -108,7 +108,8 @@ export interface CachedSynthesisOptions {
 
 export interface CachedSynthesis {
   stacks: StackTemplate[];
-  key: string;
+  /** The inputs' hash; undefined with the cache off, which never needs it. */
+  key?: string;
   /** `assembly`: the assembly directory already held it; `cache`: copied from the cache; else synthesized. */
   source: 'assembly' | 'cache' | 'synthesized';
 }
@@ -122,12 +123,12 @@ export interface CachedSynthesis {
 export async function synthesizeCached(options: CachedSynthesisOptions): Promise<CachedSynthesis> {
   const { stage, assemblyDir, cacheDir, repoRoot } = options;
   const inputs = options.inputs ?? ASSEMBLY_INPUTS;
-  const key = assemblyKey(repoRoot, stage, inputs);
   if (!cacheDir) {
     removeStamp(assemblyDir);
     const stacks = await options.synthesize(stage, assemblyDir);
-    return { stacks, key, source: 'synthesized' };
+    return { stacks, source: 'synthesized' };
   }
+  const key = assemblyKey(repoRoot, stage, inputs);
 
   const inPlace = readStamp(assemblyDir);
   if (inPlace?.key === key) {

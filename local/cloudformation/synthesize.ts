@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { StackTemplate } from './template';
 
-const CDK_JSON = path.resolve(__dirname, '..', '..', 'cdk.json');
+/** Seconds since `since` (ms since the epoch), as the start's progress lines print them: "1.2 s". */
+export const secondsSince = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
-const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+const CDK_JSON = path.resolve(__dirname, '..', '..', 'cdk.json');
 
 /**
  * Synthesizes the CDK app for the stage in this process, bundling every function, exactly as `cdk synth`
@@ -22,7 +23,7 @@ export async function synthesize(
   // Dynamic imports resolve as ECMAScript modules, which name the file: tsx maps `.js` to the `.ts` source.
   const { buildApp } = await import('../../lib/app.js');
   const { resolveStageConfig } = await import('../../lib/config/stage-config.js');
-  log(`synthesis: CDK and app loaded in ${seconds(since)}`);
+  log(`synthesis: CDK and app loaded in ${secondsSince(since)}`);
 
   const cdkJson = JSON.parse(readFileSync(CDK_JSON, 'utf8')) as { context?: Record<string, unknown> };
   // Asset metadata (aws:asset:path) is what the CLI turns on; it tells where each function's bundle is.
@@ -35,10 +36,10 @@ export async function synthesize(
   // NodejsFunction runs esbuild as it is constructed, so this is where the bundling time goes.
   buildApp(app, resolveStageConfig(stage), { nag: false });
   const functions = app.node.findAll().filter((construct) => construct instanceof NodejsFunction).length;
-  log(`bundling: ${functions} functions (esbuild) and the constructs in ${seconds(since)}`);
+  log(`bundling: ${functions} functions (esbuild) and the constructs in ${secondsSince(since)}`);
   since = Date.now();
   const assembly = app.synth();
-  log(`synthesis: ${assembly.stacks.length} templates written in ${seconds(since)}`);
+  log(`synthesis: ${assembly.stacks.length} templates written in ${secondsSince(since)}`);
   return assembly.stacks.map((stack) => ({
     stackName: stack.stackName,
     template: stack.template,

@@ -38,6 +38,12 @@ export class FaultControl {
     return counter ? { ...this.settings, streamConsumerFailures: counter.left() } : this.settings;
   };
 
+  /**
+   * The switches as the emulators read them on every call (each PostToConnection, each request): without
+   * the counted fault, which its counter's owner reads itself, so no copy is made per call.
+   */
+  readonly switches = (): FaultSettings => this.settings;
+
   /** Applies a partial update; throws FaultSettingsError (and changes nothing) on a bad one. */
   update(update: Record<string, unknown>): FaultSettings {
     this.settings = mergeFaults(this.settings, update);

@@ -34,7 +34,6 @@ export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024;
 
 export type { AsyncInvokeStats, DeadLetter, DeadLetterRecord, StreamDeadLetter } from './async-invocations';
-export { DEFAULT_ASYNC_RETRY_DELAY_MS } from './async-invocations';
 
 export interface LambdaInvokeApiOptions {
   functions: Iterable<LocalFunction>;

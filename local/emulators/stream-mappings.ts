@@ -3,7 +3,7 @@ import type { LocalFunction, LocalStreamMapping } from '../cloudformation/local-
 import { DEAD_LETTERS_PATH } from '../devtools/control-paths';
 import type { FailureCounter } from '../devtools/faults';
 import type { LocalLambda } from './lambda-runtime';
-import type { StreamDeadLetter } from './lambda-invoke-api';
+import type { StreamDeadLetter } from './async-invocations';
 import {
   LocalStreamEventSource,
   type LocalStreamEventSourceOptions,

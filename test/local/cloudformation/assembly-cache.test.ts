@@ -200,7 +200,7 @@ describe('synthesizeCached', () => {
     expect(readFileSync(path.join(root, 'cdk.out.local', 'asset.0123', 'index.js'), 'utf8')).toBe(
       'bundle v1',
     );
-    expect(existsSync(path.join(root, 'cache', 'assemblies', result.key, 'manifest.json'))).toBe(true);
+    expect(existsSync(path.join(root, 'cache', 'assemblies', result.key ?? '', 'manifest.json'))).toBe(true);
   });
 
   it('reuses the assembly directory when nothing changed, without synthesizing', async () => {
